@@ -1,0 +1,13 @@
+"""Errors that stop a job with one line naming the bad input (the CLI prints them without a traceback)."""
+
+
+class BnlabError(Exception):
+    """Bad input from the user: a config key, a data file, a name."""
+
+
+class ConfigError(BnlabError):
+    pass
+
+
+class DataError(BnlabError):
+    pass

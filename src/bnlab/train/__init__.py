@@ -1,0 +1,1 @@
+"""Training: optimizers, schedules and losses by name, and the trainer."""

@@ -1,0 +1,205 @@
+"""One training run: spec in, metrics.csv / steps.csv / probes.csv / model.pt / run.json out.
+
+The whole prepared dataset lives on the device and is augmented there in batches. A checkpoint
+holding every RNG stream is written atomically after each epoch, so a killed job resumes where
+it stopped and, on the CPU, ends with the same numbers as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+
+from bnlab.analysis.line_search import probe
+from bnlab.data import prepare
+from bnlab.data.augment import build_augmentation
+from bnlab.data.loader import DeviceDataset
+from bnlab.io import atomic_path, write_csv, write_text
+from bnlab.models import build_model, count_parameters
+from bnlab.train.losses import build_loss
+from bnlab.train.optimizers import build_optimizer
+from bnlab.train.schedules import build_schedule
+
+EVAL_BATCH = 1000
+METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s", "status"]
+# Wall-clock columns: the only ones that differ between two runs of the same spec.
+TIMING_COLUMNS = ["seconds", "images_per_s"]
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
+
+
+@torch.no_grad()
+def evaluate(model, data: DeviceDataset, loss_fn, autocast) -> tuple[float, float]:
+    model.eval()
+    total_loss = torch.zeros((), device=data.device)
+    correct = torch.zeros((), device=data.device)
+    for x, y in data.batches(EVAL_BATCH):
+        with autocast():
+            logits = model(x)
+        total_loss += loss_fn(logits.float(), y) * len(y)
+        correct += (logits.argmax(1) == y).sum()
+    return total_loss.item() / len(data), 100.0 * correct.item() / len(data)
+
+
+class Run:
+    """The state of one run; everything in it goes into the checkpoint."""
+
+    def __init__(self, spec: dict, data: dict, device: torch.device):
+        self.spec, self.device = spec, device
+        torch.manual_seed(spec["seed"])
+        memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        self.train_set = DeviceDataset(data["x_train"], data["y_train"], device, spec["mean"], spec["std"], memory_format)
+        self.test_set = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"], memory_format)
+        channels, size, _ = self.train_set.shape
+        self.model = build_model(spec["model"], num_classes=len(data["classes"]), in_channels=channels,
+                                 image_size=size, width=spec["width"]).to(device, memory_format=memory_format)
+        self.optimizer = build_optimizer(spec["optimizer"], self.model.parameters(), spec["lr"],
+                                         spec.get("optimizer_options", {}))
+        self.schedule = build_schedule(spec["schedule"], self.optimizer, spec["epochs"], spec.get("schedule_options", {}))
+        self.loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
+        self.augment = build_augmentation(spec["augmentation"])
+        self.generator = torch.Generator(device=device).manual_seed(spec["seed"])
+        self.epoch = 0  # epochs completed
+        self.history: list[dict] = []
+        self.step_losses: list[dict] = []
+        self.probes: list[dict] = []
+        self.snapshots: dict[int, dict] = {}
+        self.status = "ok"
+        self.diverged_step: int | None = None
+        if 0 in spec.get("snapshot_epochs", []):
+            self.snapshot()
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def snapshot(self) -> None:
+        self.snapshots[self.epoch] = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    # -- checkpoint -------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "spec": self.spec, "epoch": self.epoch, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "history": self.history, "step_losses": self.step_losses, "probes": self.probes,
+            "snapshots": self.snapshots, "status": self.status, "diverged_step": self.diverged_step,
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        for key in ("epoch", "history", "step_losses", "probes", "snapshots", "status", "diverged_step"):
+            setattr(self, key, state[key])
+
+    # -- one epoch --------------------------------------------------------------------------
+    def train_epoch(self) -> dict:
+        spec, model = self.spec, self.model
+        model.train()
+        lr = self.optimizer.param_groups[0]["lr"]
+        probe_every = spec.get("probe_every", 0)
+        first_step = len(self.step_losses)
+        losses, correct, seen = [], torch.zeros((), device=self.device), 0
+        start = time.perf_counter()
+        for i, (x, y) in enumerate(self.train_set.batches(spec["batch_size"], augment=self.augment,
+                                                           generator=self.generator, shuffle=True)):
+            step = first_step + i
+            if probe_every and step % probe_every == 0:
+                sizes = [m * lr for m in spec["probe_step_sizes"]]
+                self.probes += [{"step": step, "epoch": self.epoch + 1, "lr": lr, **r}
+                                for r in probe(model, self.loss_fn, x, y, sizes)]
+            with self.autocast():
+                logits = model(x)
+                loss = self.loss_fn(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            losses.append(loss.detach())
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+        losses = torch.stack(losses).float().cpu()  # one device sync per epoch, not per step
+        train_seconds = time.perf_counter() - start
+        self.step_losses += [{"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v}
+                             for i, v in enumerate(losses.tolist())]
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            self.status, self.diverged_step = "diverged", first_step + int(bad[0])
+        self.schedule.step()
+        test_loss, test_acc = evaluate(model, self.test_set, self.loss_fn, self.autocast)
+        self.epoch += 1
+        return {"epoch": self.epoch, "lr": lr, "train_loss": losses.mean().item(),
+                "train_acc": 100.0 * correct.item() / seen, "test_loss": test_loss, "test_acc": test_acc,
+                "seconds": time.perf_counter() - start, "images_per_s": seen / train_seconds,
+                "status": self.status}
+
+
+def train(spec: dict, data_path: Path, out_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) the run ``spec`` and write its results into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = out_dir / "checkpoint.pt"
+    device = pick_device()
+    run = Run(spec, prepare.load(Path(data_path)), device)
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["spec"] == spec:
+            run.load_state(state)
+            log(f"resuming {spec['run']} after epoch {run.epoch}")
+        else:
+            log("checkpoint belongs to another spec; starting afresh")
+    log(f"{spec['experiment']}/{spec['run']}: {spec['model']} ({count_parameters(run.model):,} parameters) "
+        f"on {device_name(device)}, {len(run.train_set):,} train / {len(run.test_set):,} test images")
+    while run.epoch < spec["epochs"] and run.status == "ok":
+        row = run.train_epoch()
+        run.history.append(row)
+        if run.epoch in spec.get("snapshot_epochs", []):
+            run.snapshot()
+        with atomic_path(checkpoint) as tmp:
+            torch.save(run.state(), tmp)
+        write_csv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), out_dir / "metrics.csv")
+        log(f"epoch {row['epoch']:>3}/{spec['epochs']}  lr {row['lr']:.3g}  "
+            f"train loss {row['train_loss']:.4f} acc {row['train_acc']:5.1f}%  "
+            f"test loss {row['test_loss']:.4f} acc {row['test_acc']:5.1f}%  "
+            f"{row['seconds']:.1f}s  {row['images_per_s']:,.0f} img/s" + (
+                f"  DIVERGED at step {run.diverged_step}" if run.status == "diverged" else ""))
+    return finish(run, out_dir, checkpoint)
+
+
+def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
+    history = pd.DataFrame(run.history, columns=METRIC_COLUMNS)
+    write_csv(history, out_dir / "metrics.csv")
+    write_csv(pd.DataFrame(run.step_losses, columns=["step", "epoch", "lr", "loss"]), out_dir / "steps.csv")
+    write_csv(pd.DataFrame(run.probes, columns=["step", "epoch", "lr", "step_size", "loss", "loss_at_w",
+                                                "grad_norm", "grad_diff", "beta"]), out_dir / "probes.csv")
+    with atomic_path(out_dir / "model.pt") as tmp:
+        torch.save({"spec": run.spec, "state_dict": run.model.state_dict(), "snapshots": run.snapshots}, tmp)
+    best = history.loc[history["test_acc"].idxmax()] if history["test_acc"].notna().any() else history.iloc[-1]
+    summary = {
+        **{k: run.spec[k] for k in ("experiment", "run", "dataset", "model", "optimizer", "lr", "schedule",
+                                    "augmentation", "loss", "width", "epochs", "batch_size", "seed")},
+        "parameters": count_parameters(run.model), "status": run.status, "diverged_step": run.diverged_step,
+        "epochs_run": run.epoch, "final_train_acc": history["train_acc"].iloc[-1],
+        "final_test_acc": history["test_acc"].iloc[-1], "best_test_acc": best["test_acc"],
+        "best_epoch": int(best["epoch"]), "train_seconds": history["seconds"].sum(),
+        "device": device_name(run.device), "torch": torch.__version__,
+    }
+    write_text(out_dir / "run.json", json.dumps(summary, indent=2, default=float) + "\n")
+    checkpoint.unlink(missing_ok=True)
+    return summary

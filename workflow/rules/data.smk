@@ -1,0 +1,32 @@
+rule download:
+    output:
+        directory("results/downloads/{dataset}"),
+    params:
+        torchvision=lambda wc: config["datasets"][wc.dataset]["torchvision"],
+    log:
+        "logs/download/{dataset}.log",
+    benchmark:
+        "benchmarks/download/{dataset}.tsv"
+    conda:
+        ENV
+    shell:
+        "bnlab download --torchvision {params.torchvision} --out {output} > {log} 2>&1"
+
+
+rule prepare:
+    input:
+        dataset_source,
+    output:
+        data="results/data/{dataset}.npz",
+        sha256="results/data/{dataset}.sha256",
+    params:
+        dataset=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
+        code=provenance.prepare_code(),
+    log:
+        "logs/prepare/{dataset}.log",
+    benchmark:
+        "benchmarks/prepare/{dataset}.tsv"
+    conda:
+        ENV
+    shell:
+        "bnlab prepare --dataset {params.dataset:q} --source {input} --out {output.data} > {log} 2>&1"
