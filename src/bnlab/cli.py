@@ -75,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True, help="the run's folder")
     v.add_argument("--threads", type=int, default=1)
     v.set_defaults(func=cmd_train)
+
+    # Later stages keep their verbs beside their code.
+    from bnlab.analysis.cli import add_verbs as analysis_verbs
+    from bnlab.plots.cli import add_verbs as plot_verbs
+    from bnlab.report.cli import add_verbs as report_verbs
+
+    for add in (analysis_verbs, plot_verbs, report_verbs):
+        add(verbs)
     return p
 
 

@@ -38,5 +38,5 @@ def run_files(name, experiment=None):
     return [f"{run_dir(s)}/{name}" for (e, _), s in RUNS.items() if experiment in (None, e)]
 
 
-def all_targets():
-    return run_files("run.json")
+# What `rule all` builds; each stage's rule file appends its final outputs.
+TARGETS = run_files("run.json")

@@ -1,0 +1,1 @@
+"""Figures: one function per figure, all drawn in the shared style of ``bnlab.plots.style``."""

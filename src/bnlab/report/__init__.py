@@ -1,0 +1,1 @@
+"""The report: tables, the claims audit, findings and the rendered Markdown."""

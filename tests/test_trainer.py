@@ -1,0 +1,121 @@
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from bnlab import config as study
+from bnlab.registry import load_all
+from bnlab.train.trainer import TIMING_COLUMNS, train
+from conftest import REPO, write_npz
+
+load_all()
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL: raised right after an epoch's checkpoint is on disk."""
+
+
+def make_spec(**axes):
+    config = {"datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz"}},
+              "experiments": {"t": {"dataset": "tiny", "model": "vgg_a_bn", "width": 0.125, "lr": 0.02,
+                                    "epochs": 3, "batch_size": 50, "augmentation": "crop+flip",
+                                    "snapshot_epochs": [0, 2], **axes}}}
+    (spec,) = study.expand(study.validate(config, SCHEMA))
+    return spec
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from bnlab.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("data")
+    out = root / "tiny.npz"
+    prepare(study.validate({"datasets": {"d": {"torchvision": "CIFAR10", "local": "x"}},
+                            "experiments": {"e": {"dataset": "d", "model": "vgg_a"}}}, SCHEMA)["datasets"]["d"],
+            write_npz(root / "src.npz", train_per_class=10, test_per_class=4), out)
+    return out
+
+
+def learning_columns(run_dir):
+    return pd.read_csv(run_dir / "metrics.csv").drop(columns=TIMING_COLUMNS)
+
+
+def test_a_run_writes_its_results_and_learns(tmp_path, data):
+    spec = make_spec(model="simple_cnn", epochs=8, lr=0.01, batch_size=10, augmentation="none", width=1.0)
+    summary = train(spec, data, tmp_path, log=lambda s: None)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(metrics.columns) == ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
+                                     "seconds", "images_per_s", "status"]
+    assert metrics["epoch"].tolist() == list(range(1, 9))
+    assert metrics["test_acc"].iloc[-1] > 30  # 10 synthetic classes: chance is 10%
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    assert steps["step"].tolist() == list(range(8 * 10))  # 100 images, batch 10
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "ok" == summary["status"]
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_same_spec_and_seed_give_identical_metrics_on_cpu(tmp_path, data):
+    spec = make_spec()
+    train(spec, data, tmp_path / "a", log=lambda s: None)
+    train(spec, data, tmp_path / "b", log=lambda s: None)
+    pd.testing.assert_frame_equal(learning_columns(tmp_path / "a"), learning_columns(tmp_path / "b"))
+    assert (tmp_path / "a" / "steps.csv").read_text() == (tmp_path / "b" / "steps.csv").read_text()
+    other = make_spec(seed=1)
+    train(other, data, tmp_path / "c", log=lambda s: None)
+    assert not learning_columns(tmp_path / "a").equals(learning_columns(tmp_path / "c"))
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_result(tmp_path, data):
+    spec = make_spec(model="vgg_a_res_dropout")  # dropout and BN: every RNG stream and buffer matters
+    train(spec, data, tmp_path / "whole", log=lambda s: None)
+
+    def kill_after_epoch_2(line):
+        if line.startswith("epoch   2/"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(spec, data, tmp_path / "killed", log=kill_after_epoch_2)
+    assert (tmp_path / "killed" / "checkpoint.pt").exists()
+    assert len(pd.read_csv(tmp_path / "killed" / "metrics.csv")) == 2
+    lines = []
+    train(spec, data, tmp_path / "killed", log=lines.append)
+    assert lines[0] == f"resuming {spec['run']} after epoch 2"
+    pd.testing.assert_frame_equal(learning_columns(tmp_path / "whole"), learning_columns(tmp_path / "killed"))
+    for name in ("steps.csv", "probes.csv"):
+        assert (tmp_path / "whole" / name).read_text() == (tmp_path / "killed" / name).read_text()
+    whole, resumed = (torch.load(tmp_path / d / "model.pt") for d in ("whole", "killed"))
+    assert sorted(whole["snapshots"]) == [0, 2]
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path, data):
+    with pytest.raises(Killed):
+        train(make_spec(), data, tmp_path, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0)
+    lines = []
+    train(make_spec(lr=0.01), data, tmp_path, log=lines.append)
+    assert lines[0] == "checkpoint belongs to another spec; starting afresh"
+
+
+def test_a_diverging_run_is_marked_at_its_step_and_still_finishes(tmp_path, data):
+    spec = make_spec(model="vgg_a", lr=1e6, optimizer="sgd", epochs=5)
+    summary = train(spec, data, tmp_path, log=lambda s: None)
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    first_bad = int(steps.loc[~steps["loss"].apply(lambda v: pd.notna(v) and abs(v) < float("inf")), "step"].min())
+    assert summary["status"] == "diverged" and summary["diverged_step"] == first_bad
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert metrics["status"].iloc[-1] == "diverged" and len(metrics) < 5  # stopped early
+    assert (tmp_path / "model.pt").exists()
+
+
+def test_the_line_search_probe_records_every_kth_step(tmp_path, data):
+    spec = make_spec(epochs=1, probe_every=1, probe_step_sizes=[0.5, 4])
+    train(spec, data, tmp_path, log=lambda s: None)
+    probes = pd.read_csv(tmp_path / "probes.csv")
+    assert probes["step"].tolist() == [0, 0, 1, 1]
+    assert probes["step_size"].tolist() == pytest.approx([0.01, 0.08, 0.01, 0.08])
+    # the probe leaves training untouched: same losses as an unprobed run
+    train(make_spec(epochs=1), data, tmp_path / "plain", log=lambda s: None)
+    assert (tmp_path / "steps.csv").read_text() == (tmp_path / "plain" / "steps.csv").read_text()

@@ -1,0 +1,115 @@
+"""Snakemake itself on a tiny workflow: dry-run, a real run, a no-op rerun, one named target, code edits."""
+
+import copy
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import REPO, TINY_CONFIG, TinyWorkflow
+
+
+def jobs(dry_run_text: str) -> dict[str, int]:
+    """{rule: count} from the job-stats table of a dry run."""
+    table = dry_run_text.split("Job stats:")[-1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
+
+
+def planned_runs(workflow) -> list[str]:
+    """The run ids of the train jobs a dry run would execute."""
+    text = workflow.snakemake("-n").stdout
+    return sorted(re.findall(r"^\s+wildcards: experiment=\w+, run=(\S+)$", text, re.M))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A tiny workflow run to the end, with its own copy of the bnlab sources on PYTHONPATH."""
+    root = tmp_path_factory.mktemp("wf")
+    workflow = TinyWorkflow(root / "wf", copy.deepcopy(TINY_CONFIG))
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = str(root / "src")
+    try:
+        workflow.snakemake()
+        yield workflow, root / "src" / "bnlab"
+    finally:
+        del os.environ["PYTHONPATH"]
+
+
+def test_dry_run_plans_prepare_then_every_run(tiny_workflow):
+    planned = jobs(tiny_workflow.dry_run())
+    assert planned["prepare"] == 1 and planned["train"] == 2 and planned["all"] == 1
+    assert "download" not in planned  # data_root points at the local copy
+
+
+def test_the_workflow_runs_end_to_end(finished):
+    workflow, _ = finished
+    runs = sorted((workflow.root / "results" / "runs" / "tiny").iterdir())
+    assert [r.name.split("-")[0] for r in runs] == ["simple_cnn", "vgg_a"]
+    for run in runs:
+        assert {"metrics.csv", "steps.csv", "probes.csv", "model.pt", "run.json"} <= {p.name for p in run.iterdir()}
+    assert (workflow.root / "results" / "data" / "tiny.sha256").exists()
+    log = (workflow.root / "logs" / "train" / "tiny" / f"{runs[0].name}.log").read_text()
+    assert "epoch   1/2" in log and "epoch   2/2" in log  # a progress line per epoch
+    assert (workflow.root / "benchmarks" / "train" / "tiny" / f"{runs[0].name}.tsv").exists()
+
+
+def test_a_second_run_does_nothing(finished):
+    workflow, _ = finished
+    assert jobs(workflow.dry_run()) == {}
+    assert "Nothing to be done" in workflow.snakemake().stderr
+
+
+def test_one_output_is_built_by_naming_its_file(tiny_workflow):
+    spec_run = "simple_cnn-sgd-lr0.01-none-flip-ce-w0.125-e2-b50-s0"
+    target = f"results/runs/tiny/{spec_run}/metrics.csv"
+    assert jobs(tiny_workflow.dry_run(target)) == {"prepare": 1, "train": 1}
+    tiny_workflow.snakemake(target)
+    assert (tiny_workflow.root / target).exists()
+    assert not (tiny_workflow.root / "results" / "runs" / "tiny" / spec_run.replace("simple_cnn", "vgg_a")).exists()
+
+
+def test_editing_a_model_file_reruns_only_that_models_runs_and_what_follows(finished):
+    workflow, package = finished
+    vgg = package / "models" / "vgg.py"
+    original = vgg.read_text()
+    try:
+        vgg.write_text(original + "\n# an edit\n")
+        planned = jobs(workflow.dry_run())
+        assert planned.get("train") == 1 and "prepare" not in planned
+        assert planned_runs(workflow) == ["vgg_a-sgd-lr0.01-none-flip-ce-w0.125-e2-b50-s0"]
+    finally:
+        vgg.write_text(original)
+    trainer = package / "train" / "trainer.py"
+    original = trainer.read_text()
+    try:
+        trainer.write_text(original + "\n# an edit\n")
+        assert jobs(workflow.dry_run()).get("train") == 2
+    finally:
+        trainer.write_text(original)
+    assert jobs(workflow.dry_run()) == {}
+
+
+def test_a_config_error_stops_snakemake_before_any_job(tiny_workflow):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["experiments"]["tiny"]["model"] = ["simple_cnn", "vgg_z"]
+    tiny_workflow.write_config(config)
+    result = tiny_workflow.snakemake(check=False)
+    assert result.returncode != 0
+    assert "invalid config at experiments.tiny.model[1]: 'vgg_z' is not one of" in result.stderr
+    assert not (tiny_workflow.root / "results").exists()
+
+
+def test_lint_is_clean(tiny_workflow):
+    result = tiny_workflow.snakemake("--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_the_quick_profile_plans_the_same_dag_as_the_full_study(tiny_workflow, tmp_path, monkeypatch):
+    shutil.copy(REPO / "config.yaml", tiny_workflow.root / "config.yaml")
+    (tmp_path / "cifar10").mkdir()
+    monkeypatch.setenv("BNLAB_DATA_ROOT", str(tmp_path))
+    full = jobs(tiny_workflow.dry_run())
+    quick = jobs(tiny_workflow.dry_run("--profile", str(tiny_workflow.root / "workflow" / "profiles" / "quick")))
+    assert full == quick and full["train"] >= 6
