@@ -1,0 +1,1 @@
+"""Data: sources (torchvision, .npz, image folders), the prepared cache, device-resident batches."""
