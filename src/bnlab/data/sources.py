@@ -30,12 +30,16 @@ def download(torchvision_name: str, root: Path) -> None:
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, torchvision_name)
-    if torchvision_name == "Imagenette":
-        for split in ("train", "val"):
-            cls(root, split=split, size="160px", download=True)
-    else:
-        for train in (True, False):
-            cls(root, train=train, download=True)
+    try:
+        if torchvision_name == "Imagenette":
+            for split in ("train", "val"):
+                cls(root, split=split, size="160px", download=True)
+        else:
+            for train in (True, False):
+                cls(root, train=train, download=True)
+    except OSError as e:  # URLError and socket errors are OSErrors
+        raise DataError(f"cannot download {torchvision_name} into {root} ({e}); offline, set {DATA_ROOT_ENV} "
+                        "to a folder with local copies") from None
 
 
 def read_torchvision(torchvision_name: str, root: Path, image_size: int | None) -> dict:
