@@ -11,16 +11,12 @@ from bnlab.errors import BnlabError
 
 
 def cmd_models(args) -> None:
-    import pandas as pd
-
-    from bnlab.models import build_model, count_parameters
     from bnlab.registry import MODELS, load_all
+    from bnlab.report.tables import describe_models
 
     load_all()
-    rows = [{"model": name, "parameters": count_parameters(build_model(name, width=args.width)),
-             "description": (MODELS[name].__doc__ or "").strip()}
-            for name in MODELS.names()]
-    print(pd.DataFrame(rows).to_string(index=False, formatters={"parameters": "{:,}".format}))
+    table = describe_models(MODELS.names(), width=args.width)
+    print(table.to_string(index=False, formatters={"parameters": "{:,}".format}))
 
 
 def cmd_download(args) -> None:

@@ -1,1 +1,1 @@
-"""The report: tables, the claims audit, findings and the rendered Markdown."""
+"""The report stage: tables, the claims audit, findings written from measured values, and the rendered report."""

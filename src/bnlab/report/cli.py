@@ -1,7 +1,205 @@
-"""`bnlab` verbs of the report stage (registered by `bnlab.cli`)."""
+"""`bnlab report <verb>`: the report stage's tables, figures and rendering (registered by `bnlab.cli`).
+
+Argument parsing only; each verb calls one function of bnlab.report or bnlab.plots, so a rule's
+code hash names exactly the modules that decide its output.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+
+def named_paths(pairs: list[str]) -> dict[str, str]:
+    """``NAME=PATH`` arguments as a dict."""
+    return dict(pair.split("=", 1) for pair in pairs or [])
+
+
+def load_data(npz: str) -> dict:
+    from bnlab.data.prepare import load
+
+    return load(Path(npz))
+
+
+def cmd_datasets(args) -> None:
+    from bnlab.report import tables
+
+    infos = {name: tables.dataset_info(path) for name, path in named_paths(args.data).items()}
+    tables.save(*tables.datasets_table(infos, json.loads(args.augmentations)), args.out)
+
+
+def cmd_models(args) -> None:
+    from bnlab.report import tables
+
+    infos = {name: tables.dataset_info(path) for name, path in named_paths(args.data).items()}
+    tables.save(*tables.models_table(json.loads(args.models), infos), args.out)
+
+
+def cmd_runs(args) -> None:
+    from bnlab.report import tables
+    from bnlab.report.runs import summarize
+
+    runs = summarize(args.runs)
+    tables.save(runs, tables.runs_table(runs), args.out)
+
+
+def cmd_compare(args) -> None:
+    import pandas as pd
+
+    from bnlab.report import tables
+
+    tables.save(*tables.comparison_table(pd.read_csv(args.runs_table), args.axis), args.out)
+
+
+def cmd_per_class(args) -> None:
+    import torch
+
+    from bnlab.report import tables
+    from bnlab.report.per_class import per_class_table
+    from bnlab.report.runs import summarize
+    from bnlab.train.trainer import pick_device
+
+    torch.set_num_threads(args.threads)
+    tables.save(*per_class_table(summarize(args.runs), load_data(args.data), pick_device()), args.out)
+
+
+def cmd_bn_summary(args) -> None:
+    import pandas as pd
+
+    from bnlab.report import tables
+
+    tables.save(*tables.bn_summary_table(pd.read_csv(args.summary)), args.out)
+
+
+def cmd_claims(args) -> None:
+    import pandas as pd
+
+    from bnlab.report import claims, tables
+
+    measured = claims.Measurements(
+        budget=args.budget, models=pd.read_csv(args.models),
+        runs={name: pd.read_csv(path) for name, path in named_paths(args.runs_table).items()},
+        per_class={name: pd.read_csv(path) for name, path in named_paths(args.per_class).items()},
+        bn_summary=pd.read_csv(args.bn_summary) if args.bn_summary else None)
+    audit = claims.audit(claims.load(args.claims), measured)
+    tables.save(audit, claims.view(audit), args.out)
+
+
+def cmd_claim_sources(args) -> None:
+    from bnlab.report import claims, tables
+
+    frame = claims.sources_table(claims.load(args.claims))
+    tables.save(frame, frame, args.out)
+
+
+def cmd_environment(args) -> None:
+    from bnlab.report import tables
+    from bnlab.report.runs import read_summary
+
+    frame = tables.environment_table([read_summary(d) for d in args.runs])
+    tables.save(frame, frame, args.out)
+
+
+def cmd_augmentation_grid(args) -> None:
+    from bnlab.plots import augmentation_grid
+
+    images, names = augmentation_grid.fixed_images(load_data(args.data), args.images)
+    augmentation_grid.draw(images, names, args.augmentations, args.out)
+
+
+def cmd_training_curves(args) -> None:
+    import numpy as np
+
+    from bnlab.plots import training_curves
+    from bnlab.report.runs import read_metrics, read_steps, summarize
+
+    runs = summarize(args.runs)
+    with np.load(args.data) as data:
+        chance = 100.0 / len(data["classes"])
+    training_curves.draw([{"label": r.label, "model": r.model, "status": r.status, "metrics": read_metrics(r.run_dir),
+                           "steps": read_steps(r.run_dir)} for r in runs.itertuples()],
+                         args.out, chance=chance, title=args.title)
+
+
+def cmd_per_class_figure(args) -> None:
+    import pandas as pd
+
+    from bnlab.plots import per_class
+
+    per_class.draw(pd.read_csv(args.table), args.out, title=args.title)
+
+
+def cmd_render(args) -> None:
+    from bnlab.report.render import render
+
+    render(args.template, json.loads(args.manifest), args.out)
+
 
 def add_verbs(verbs) -> None:
-    """Add this stage's sub-commands to the `bnlab` parser's subparsers."""
+    """Add `bnlab report` and its sub-commands to the `bnlab` parser's subparsers."""
+    report = verbs.add_parser("report", help="the report stage: tables, figures and the rendered report")
+    sub = report.add_subparsers(dest="report_verb", required=True)
+
+    def verb(name: str, func, help: str, out: str = "the table's .md (its CSV twin is written beside it)"):
+        v = sub.add_parser(name, help=help)
+        v.add_argument("--out", required=True, help=out)
+        v.set_defaults(func=func)
+        return v
+
+    v = verb("datasets", cmd_datasets, "table of the prepared datasets")
+    v.add_argument("--data", nargs="+", required=True, metavar="NAME=NPZ")
+    v.add_argument("--augmentations", required=True, help="JSON: dataset -> the augmentation pipelines trained with")
+
+    v = verb("models", cmd_models, "table of the models the config trains, with their parameter counts")
+    v.add_argument("--data", nargs="+", required=True, metavar="NAME=NPZ")
+    v.add_argument("--models", required=True, help="JSON: a list of {model, dataset, width}")
+
+    v = verb("runs", cmd_runs, "table of one experiment's runs")
+    v.add_argument("--runs", nargs="+", required=True, help="the run folders")
+
+    v = verb("compare", cmd_compare, "one experiment's runs grouped by an axis")
+    v.add_argument("--runs-table", required=True, help="the experiment's runs table CSV")
+    v.add_argument("--axis", required=True, help="optimizer, augmentation or loss")
+
+    v = verb("per-class", cmd_per_class, "per-class test accuracy of one experiment's runs")
+    v.add_argument("--runs", nargs="+", required=True, help="the run folders")
+    v.add_argument("--data", required=True, help="the prepared .npz")
+    v.add_argument("--threads", type=int, default=1)
+
+    v = verb("bn-summary", cmd_bn_summary, "table of the BatchNorm analyses' summary numbers")
+    v.add_argument("--summary", required=True, help="results/analysis/bn_summary.csv")
+
+    v = verb("claims", cmd_claims, "claimed vs measured")
+    v.add_argument("--claims", required=True, help="report/claims.yaml")
+    v.add_argument("--budget", required=True, help="this config's budget")
+    v.add_argument("--models", required=True, help="the models table CSV")
+    v.add_argument("--runs-table", nargs="*", metavar="EXPERIMENT=CSV", help="runs tables")
+    v.add_argument("--per-class", nargs="*", metavar="EXPERIMENT=CSV", help="per-class tables")
+    v.add_argument("--bn-summary", help="the BatchNorm summary CSV, when the config runs the analyses")
+
+    v = verb("claim-sources", cmd_claim_sources, "table of the claims' sources")
+    v.add_argument("--claims", required=True, help="report/claims.yaml")
+
+    v = verb("environment", cmd_environment, "software versions and training devices")
+    v.add_argument("--runs", nargs="+", required=True, help="the run folders")
+
+    v = verb("augmentation-grid", cmd_augmentation_grid, "figure: fixed images under each augmentation",
+             out="the figure's .png (an .svg twin is written beside it)")
+    v.add_argument("--data", required=True, help="the prepared .npz")
+    v.add_argument("--augmentations", nargs="+", required=True, help="augmentation pipelines, e.g. crop+flip")
+    v.add_argument("--images", type=int, default=8, help="how many images (one per class)")
+
+    v = verb("training-curves", cmd_training_curves, "figure: one experiment's training curves",
+             out="the figure's .png (an .svg twin is written beside it)")
+    v.add_argument("--runs", nargs="+", required=True, help="the run folders")
+    v.add_argument("--data", required=True, help="the prepared .npz (for the chance level)")
+    v.add_argument("--title", default="")
+
+    v = verb("per-class-figure", cmd_per_class_figure, "figure: per-class accuracy heatmap",
+             out="the figure's .png (an .svg twin is written beside it)")
+    v.add_argument("--table", required=True, help="the per-class table CSV")
+    v.add_argument("--title", default="")
+
+    v = verb("render", cmd_render, "render the Markdown report", out="results/report/report.md")
+    v.add_argument("--template", required=True, help="report/template.md.j2")
+    v.add_argument("--manifest", required=True, help="JSON: the results files the report shows")

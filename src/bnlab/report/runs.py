@@ -1,0 +1,66 @@
+"""Training runs read back from their folders: run.json, metrics.csv and steps.csv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bnlab.config import AXES
+
+# A run has converged at the first epoch whose test accuracy is this close to its best (percentage points).
+CONVERGENCE_TOLERANCE = 1.0
+# Axes whose values are names; the others are numbers, shown with their axis name.
+NAMED_AXES = ("model", "optimizer", "schedule", "augmentation", "loss")
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    return json.loads((Path(run_dir) / "run.json").read_text())
+
+
+def read_metrics(run_dir: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir) / "metrics.csv")
+
+
+def read_steps(run_dir: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir) / "steps.csv")
+
+
+def epochs_to_converge(metrics: pd.DataFrame, tolerance: float = CONVERGENCE_TOLERANCE) -> int:
+    """The first epoch whose test accuracy is within ``tolerance`` points of the run's best."""
+    reached = metrics["test_acc"] >= metrics["test_acc"].max() - tolerance
+    return int(metrics.loc[reached, "epoch"].iloc[0]) if reached.any() else int(metrics["epoch"].iloc[-1])
+
+
+def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """One row per run: its run.json plus what the report derives from its metrics.csv."""
+    rows = []
+    for run_dir in run_dirs:
+        metrics = read_metrics(run_dir)
+        rows.append({**read_summary(run_dir), "run_dir": str(run_dir), "best_train_acc": metrics["train_acc"].max(),
+                     "first_epoch_test_acc": metrics["test_acc"].iloc[0],
+                     "epochs_to_converge": epochs_to_converge(metrics)})
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "label", labels(frame))
+    return frame
+
+
+def varying_axes(frame: pd.DataFrame) -> list[str]:
+    """The run axes that take more than one value among the rows of ``frame``."""
+    return [axis for axis in AXES if axis in frame and frame[axis].nunique() > 1]
+
+
+def format_axis(axis: str, value) -> str:
+    return str(value) if axis in NAMED_AXES else f"{axis} {value:g}"
+
+
+def labels(frame: pd.DataFrame) -> list[str]:
+    """A short name per run: its model, plus the varying axes (in run-id order) needed to tell runs apart."""
+    axes = ["model"]
+    for axis in varying_axes(frame):
+        if not frame.duplicated(subset=axes).any():
+            break
+        if axis not in axes:
+            axes.append(axis)
+    return [" ".join(format_axis(axis, row[axis]) for axis in axes) for _, row in frame.iterrows()]
