@@ -11,3 +11,7 @@ class ConfigError(BnlabError):
 
 class DataError(BnlabError):
     pass
+
+
+class AnalysisError(BnlabError):
+    pass

@@ -1,0 +1,1 @@
+"""Figures of the BatchNorm study: one module per analysis table, one function per figure."""
