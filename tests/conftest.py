@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,12 @@ class TinyWorkflow:
         """The jobs a run would execute, as Snakemake's summary table text."""
         result = self.snakemake(*args, "-n", "--quiet", "rules")
         return result.stdout + result.stderr
+
+
+def jobs(dry_run_text: str) -> dict[str, int]:
+    """{rule: count} from the job-stats table of a dry run ({} when nothing is to be done)."""
+    table = dry_run_text.split("Job stats:")[-1] if "Job stats:" in dry_run_text else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
 @pytest.fixture

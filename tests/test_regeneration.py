@@ -17,8 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_CONFIG, TinyWorkflow
-from test_workflow import jobs
+from conftest import REPO, TINY_CONFIG, TinyWorkflow, jobs
 
 # Jobs downstream of the tiny experiment's runs: everything that reads a run folder, and what reads those.
 AFTER_RUNS = {"table_runs": 1, "table_per_class": 1, "table_environment": 1, "table_claims": 1,

@@ -7,13 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, TINY_CONFIG, TinyWorkflow
-
-
-def jobs(dry_run_text: str) -> dict[str, int]:
-    """{rule: count} from the job-stats table of a dry run."""
-    table = dry_run_text.split("Job stats:")[-1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
+from conftest import REPO, TINY_CONFIG, TinyWorkflow, jobs
 
 
 def planned_runs(workflow) -> list[str]:

@@ -22,7 +22,6 @@ from torch.nn.utils import parameters_to_vector
 
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import gradient_mode, set_weights, trainable, weight_gradient
-from bnlab.train.losses import build_loss
 
 COLUMNS = ["model", "lr", "run", "batch", "distance", "max_grad_diff"]
 
@@ -47,11 +46,9 @@ def table(run_dirs, data: dict, device: torch.device, *, d_max: float, points: i
     distances = np.linspace(0.0, d_max, points)
     rows = []
     for run_dir in run_dirs:
-        saved = runs.load_saved(run_dir)
-        spec = saved["spec"]
+        saved, spec, loss_fn, images = runs.gradient_inputs(run_dir, data, device, batches=batches,
+                                                            batch_size=batch_size, seed=seed)
         model = gradient_mode(runs.build(saved, data, device))
-        loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-        images = runs.sample(data, "train", spec, device, batches * batch_size, seed)
         for batch, (x, y) in enumerate(images.batches(batch_size)):
             for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances)):
                 rows.append({"model": spec["model"], "lr": spec["lr"], "run": spec["run"], "batch": batch,

@@ -27,7 +27,6 @@ from torch import nn
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import gradient_mode
 from bnlab.errors import AnalysisError
-from bnlab.train.losses import build_loss
 
 VANISHING = 1e-7
 EXPLODING = 1.0
@@ -47,12 +46,10 @@ def parameter_gradient_health(model: nn.Module, loss_fn, x: torch.Tensor, y: tor
 def table(run_dirs, data: dict, device: torch.device, *, batches: int, batch_size: int, seed: int) -> pd.DataFrame:
     frames = []
     for run_dir in run_dirs:
-        saved = runs.load_saved(run_dir)
-        spec = saved["spec"]
+        saved, spec, loss_fn, images = runs.gradient_inputs(run_dir, data, device, batches=batches,
+                                                            batch_size=batch_size, seed=seed)
         if not saved["snapshots"]:
             raise AnalysisError(f"{run_dir}: model.pt holds no snapshots; set the experiment's snapshot_epochs")
-        loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-        images = runs.sample(data, "train", spec, device, batches * batch_size, seed)
         for epoch in sorted(saved["snapshots"]):
             model = gradient_mode(runs.build(saved, data, device, epoch))
             for batch, (x, y) in enumerate(images.batches(batch_size)):

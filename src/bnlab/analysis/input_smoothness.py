@@ -20,7 +20,6 @@ from torch import nn
 
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import gradient_mode, input_gradient
-from bnlab.train.losses import build_loss
 
 COLUMNS = ["model", "lr", "run", "batch", "noise_std", "ratio"]
 
@@ -34,11 +33,9 @@ def table(run_dirs, data: dict, device: torch.device, *, noise_std: float, batch
           seed: int) -> pd.DataFrame:
     rows = []
     for run_dir in run_dirs:
-        saved = runs.load_saved(run_dir)
-        spec = saved["spec"]
+        saved, spec, loss_fn, images = runs.gradient_inputs(run_dir, data, device, batches=batches,
+                                                            batch_size=batch_size, seed=seed)
         model = gradient_mode(runs.build(saved, data, device))
-        loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-        images = runs.sample(data, "train", spec, device, batches * batch_size, seed)
         noise = torch.Generator(device=device).manual_seed(seed)  # the same perturbations for every run
         for batch, (x, y) in enumerate(images.batches(batch_size)):
             delta = noise_std * torch.randn(x.shape, generator=noise, device=device)

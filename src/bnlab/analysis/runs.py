@@ -17,6 +17,7 @@ from torch import nn
 from bnlab.data.loader import DeviceDataset
 from bnlab.errors import AnalysisError, ConfigError
 from bnlab.models import build_model
+from bnlab.train.losses import build_loss
 
 
 def select(specs: list[dict], experiment: str, models: list[str], where: str) -> list[dict]:
@@ -95,3 +96,12 @@ def sample(data: dict, split: str, spec: dict, device: torch.device, count: int,
 def whole(data: dict, split: str, spec: dict, device: torch.device) -> DeviceDataset:
     """Every image of ``split``, in file order, normalised as in training."""
     return DeviceDataset(data[f"x_{split}"], data[f"y_{split}"], device, spec["mean"], spec["std"])
+
+
+def gradient_inputs(run_dir: str | Path, data: dict, device: torch.device, *, batches: int, batch_size: int,
+                    seed: int) -> tuple[dict, dict, nn.Module, DeviceDataset]:
+    """What a gradient analysis of one run needs: its saved weights, spec, loss and seeded training images."""
+    saved = load_saved(run_dir)
+    spec = saved["spec"]
+    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
+    return saved, spec, loss_fn, sample(data, "train", spec, device, batches * batch_size, seed)
