@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import shutil
@@ -99,6 +100,22 @@ def jobs(dry_run_text: str) -> dict[str, int]:
 @pytest.fixture
 def tiny_workflow(tmp_path) -> TinyWorkflow:
     return TinyWorkflow(tmp_path / "wf", copy.deepcopy(TINY_CONFIG))
+
+
+@contextlib.contextmanager
+def finished_workflow(root: Path, config: dict, *targets: str):
+    """A tiny workflow run to ``targets`` (default: all) with its own copy of the bnlab sources on PYTHONPATH.
+
+    Snakemake and every job import that copy, so a test can edit a module (``workflow.sources``) and
+    dry-run to see what the edit reruns, without touching the installed package.
+    """
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(root / "src"))
+        workflow = TinyWorkflow(root / "wf", copy.deepcopy(config))
+        workflow.sources = root / "src" / "bnlab"
+        workflow.snakemake(*targets)
+        yield workflow
 
 
 def requires_shared_data(*parts: str):

@@ -1,13 +1,11 @@
 """The BatchNorm analysis and figure rules on a tiny workflow: a real run, no-op reruns, one figure at a time."""
 
 import copy
-import os
-import shutil
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_CONFIG, TinyWorkflow, deep_merge, jobs
+from conftest import TINY_CONFIG, deep_merge, finished_workflow, jobs
 
 TINY_VGG = {"dataset": "tiny", "model": ["vgg_a", "vgg_a_bn"], "width": 0.125, "batch_size": 50,
             "augmentation": "none"}
@@ -33,16 +31,9 @@ TARGETS = ["results/analysis/bn_summary.csv", *(f"results/figures/{f}.png" for f
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
-    """The tiny BatchNorm study run to its figures, with its own copy of the bnlab sources on PYTHONPATH."""
-    root = tmp_path_factory.mktemp("bn")
-    workflow = TinyWorkflow(root / "wf", copy.deepcopy(BN_CONFIG))
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    os.environ["PYTHONPATH"] = str(root / "src")
-    try:
-        workflow.snakemake(*TARGETS)
-        yield workflow, root / "src" / "bnlab"
-    finally:
-        del os.environ["PYTHONPATH"]
+    """The tiny BatchNorm study run to its figures."""
+    with finished_workflow(tmp_path_factory.mktemp("bn"), BN_CONFIG, *TARGETS) as workflow:
+        yield workflow, workflow.sources
 
 
 def test_every_analysis_writes_its_table_and_every_figure_its_png_and_svg(analysed):

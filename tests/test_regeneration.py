@@ -7,17 +7,15 @@ real edit of the code the rules hash; every edit is undone (content and modifica
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_CONFIG, TinyWorkflow, jobs
+from conftest import TINY_CONFIG, TinyWorkflow, finished_workflow, jobs
 
 # Jobs downstream of the tiny experiment's runs: everything that reads a run folder, and what reads those.
 AFTER_RUNS = {"table_runs": 1, "table_per_class": 1, "table_environment": 1, "table_claims": 1,
@@ -26,12 +24,7 @@ AFTER_RUNS = {"table_runs": 1, "table_per_class": 1, "table_environment": 1, "ta
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> TinyWorkflow:
-    root = tmp_path_factory.mktemp("regeneration")
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPATH", str(root / "src"))
-        workflow = TinyWorkflow(root / "wf", copy.deepcopy(TINY_CONFIG))
-        workflow.snakemake()
+    with finished_workflow(tmp_path_factory.mktemp("regeneration"), TINY_CONFIG) as workflow:
         yield workflow
 
 
@@ -114,7 +107,7 @@ def test_the_notebook_ran_on_the_experiments_run_folders(finished):
     notebook = json.loads((finished.root / "results" / "notebooks" / "tiny.ipynb").read_text())
     injected = next(c for c in notebook["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
     run_dirs = sorted(str(p.relative_to(finished.root)) for p in (finished.root / "results/runs/tiny").iterdir())
-    assert f'experiment = "tiny"' in "".join(injected["source"])
+    assert 'experiment = "tiny"' in "".join(injected["source"])
     assert all(d in "".join(injected["source"]) for d in run_dirs)
     outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     assert outputs and not any(o["output_type"] == "error" for o in outputs)

@@ -1,13 +1,12 @@
 """Snakemake itself on a tiny workflow: dry-run, a real run, a no-op rerun, one named target, code edits."""
 
 import copy
-import os
 import re
 import shutil
 
 import pytest
 
-from conftest import REPO, TINY_CONFIG, TinyWorkflow, jobs
+from conftest import REPO, TINY_CONFIG, finished_workflow, jobs
 
 
 def planned_runs(workflow) -> list[str]:
@@ -18,16 +17,8 @@ def planned_runs(workflow) -> list[str]:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """A tiny workflow run to the end, with its own copy of the bnlab sources on PYTHONPATH."""
-    root = tmp_path_factory.mktemp("wf")
-    workflow = TinyWorkflow(root / "wf", copy.deepcopy(TINY_CONFIG))
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    os.environ["PYTHONPATH"] = str(root / "src")
-    try:
-        workflow.snakemake()
-        yield workflow, root / "src" / "bnlab"
-    finally:
-        del os.environ["PYTHONPATH"]
+    with finished_workflow(tmp_path_factory.mktemp("wf"), TINY_CONFIG) as workflow:
+        yield workflow, workflow.sources
 
 
 def test_dry_run_plans_prepare_then_every_run(tiny_workflow):
