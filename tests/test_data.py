@@ -169,3 +169,22 @@ def test_real_cifar10_test_split_decodes_to_the_documented_sha256():
     assert x.shape == (10_000, 32, 32, 3) and np.bincount(y).tolist() == [1000] * 10
     assert hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() == \
         "5a6aa8185204d80b65d3dfb540696dadd5f10d185ded226a96665d3e0fc6259f"
+
+
+@pytest.mark.shared_data
+@requires_shared_data("imagenet10")
+def test_real_imagenet_subset_is_split_360_120_120_per_class(tmp_path):
+    prepare(DATASET, SHARED_DATA / "imagenet10", tmp_path / "in.npz")
+    arrays = load(tmp_path / "in.npz")
+    assert arrays["x_train"].shape[1:] == (84, 84, 3)
+    assert [np.bincount(arrays[f"y_{s}"]).tolist() for s in ("train", "val", "test")] == \
+        [[360] * 10, [120] * 10, [120] * 10]
+
+
+@pytest.mark.shared_data
+@requires_shared_data("fashion_mnist.npz")
+def test_real_fashion_mnist_npz_prepares_as_one_channel_images(tmp_path):
+    prepare(DATASET, SHARED_DATA / "fashion_mnist.npz", tmp_path / "fm.npz")
+    arrays = load(tmp_path / "fm.npz")
+    assert arrays["x_train"].shape == (60_000, 28, 28, 1) and arrays["x_test"].shape == (10_000, 28, 28, 1)
+    assert arrays["classes"][0] == "T-shirt/top"
