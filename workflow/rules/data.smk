@@ -1,3 +1,5 @@
+# The folder appears only once the download is complete and checked; $BNLAB_DATASET_MIRROR, when set, is the URL
+# prefix torchvision's files come from (README, "First run").
 rule download:
     output:
         directory("results/downloads/{dataset}"),
@@ -21,7 +23,7 @@ rule prepare:
         sha256="results/data/{dataset}.sha256",
     params:
         dataset=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
-        code=provenance.prepare_code(),
+        code=provenance.code_hash("prepare"),
     log:
         "logs/prepare/{dataset}.log",
     benchmark:
