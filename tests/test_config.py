@@ -1,4 +1,3 @@
-import copy
 from pathlib import Path
 
 import pytest
@@ -7,6 +6,7 @@ import yaml
 from bnlab import config as study
 from bnlab.errors import ConfigError
 from bnlab.registry import MODELS
+from conftest import deep_merge
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -25,18 +25,21 @@ def error_of(config) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("mutate, path, words", [
-    (lambda c: c["experiments"]["e"].update(modle="vgg_a"), "experiments.e.modle", "unknown key"),
-    (lambda c: c.update(colour="red"), "colour", "unknown key"),
-    (lambda c: c["experiments"]["e"].update(model=["vgg_a", "vgg_z"]), "experiments.e.model[1]", "'vgg_z'"),
-    (lambda c: c["experiments"]["e"].update(model="vgg_z"), "experiments.e.model", "'vgg_z'"),
-    (lambda c: c["experiments"]["e"].update(optimizer="adagrad"), "experiments.e.optimizer", "'adagrad'"),
-    (lambda c: c["experiments"]["e"].update(dataset="mnist"), "experiments.e.dataset", "'mnist'"),
-    (lambda c: c["experiments"]["e"].update(lr=[0.1, 0]), "experiments.e.lr[1]", "0"),
-    (lambda c: c["experiments"]["e"].update(lr=-1), "experiments.e.lr", "-1"),
-    (lambda c: c["experiments"]["e"].update(augmentation="crop+blur"), "experiments.e.augmentation", "crop+blur"),
-    (lambda c: c["datasets"]["cifar10"].update(torchvision="CIFAR11"), "datasets.cifar10.torchvision", "CIFAR11"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, words",
+    [
+        (lambda c: c["experiments"]["e"].update(modle="vgg_a"), "experiments.e.modle", "unknown key"),
+        (lambda c: c.update(colour="red"), "colour", "unknown key"),
+        (lambda c: c["experiments"]["e"].update(model=["vgg_a", "vgg_z"]), "experiments.e.model[1]", "'vgg_z'"),
+        (lambda c: c["experiments"]["e"].update(model="vgg_z"), "experiments.e.model", "'vgg_z'"),
+        (lambda c: c["experiments"]["e"].update(optimizer="adagrad"), "experiments.e.optimizer", "'adagrad'"),
+        (lambda c: c["experiments"]["e"].update(dataset="mnist"), "experiments.e.dataset", "'mnist'"),
+        (lambda c: c["experiments"]["e"].update(lr=[0.1, 0]), "experiments.e.lr[1]", "0"),
+        (lambda c: c["experiments"]["e"].update(lr=-1), "experiments.e.lr", "-1"),
+        (lambda c: c["experiments"]["e"].update(augmentation="crop+blur"), "experiments.e.augmentation", "crop+blur"),
+        (lambda c: c["datasets"]["cifar10"].update(torchvision="CIFAR11"), "datasets.cifar10.torchvision", "CIFAR11"),
+    ],
+)
 def test_bad_config_stops_with_one_line_naming_the_key_path(mutate, path, words):
     config = base_config()
     mutate(config)
@@ -49,23 +52,21 @@ def test_bad_config_stops_with_one_line_naming_the_key_path(mutate, path, words)
 def test_the_shipped_configs_are_valid_and_expand():
     full = yaml.safe_load((REPO / "config.yaml").read_text())
     quick = yaml.safe_load((REPO / "workflow" / "profiles" / "quick" / "budget.yaml").read_text())
-    for config in (full, _merge(full, quick)):
+    for config in (full, deep_merge(full, quick)):
         study.validate(config, SCHEMA)
+        study.check(config, None)  # as downloaded with torchvision
         assert study.expand(config)
-
-
-def _merge(base, overrides):
-    out = copy.deepcopy(base)
-    for k, v in overrides.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def test_validation_fills_defaults_and_expansion_is_the_grid():
     config = study.validate(base_config(), SCHEMA)
     runs = study.expand(config)
-    assert [(r["model"], r["lr"]) for r in runs] == [("vgg_a", 0.1), ("vgg_a", 0.01), ("vgg_a_bn", 0.1),
-                                                     ("vgg_a_bn", 0.01)]
+    assert [(r["model"], r["lr"]) for r in runs] == [
+        ("vgg_a", 0.1),
+        ("vgg_a", 0.01),
+        ("vgg_a_bn", 0.1),
+        ("vgg_a_bn", 0.01),
+    ]
     assert runs[0]["optimizer"] == "sgd" and runs[0]["epochs"] == 30 and runs[0]["batch_size"] == 128
     assert runs[0]["run"] == "vgg_a-sgd-lr0.1-none-crop+flip-ce-w1-e30-b128-s0"
     assert len({r["run"] for r in runs}) == 4
@@ -73,8 +74,11 @@ def test_validation_fills_defaults_and_expansion_is_the_grid():
 
 def test_sub_grids_are_unioned_and_override_experiment_axes():
     config = base_config()
-    config["experiments"]["e"] = {"dataset": "cifar10", "lr": 0.5, "grid": [
-        {"model": "vgg_a", "lr": 0.01}, {"model": ["vgg_a_bn", "vgg_a_gelu"]}]}
+    config["experiments"]["e"] = {
+        "dataset": "cifar10",
+        "lr": 0.5,
+        "grid": [{"model": "vgg_a", "lr": 0.01}, {"model": ["vgg_a_bn", "vgg_a_gelu"]}],
+    }
     runs = study.expand(study.validate(config, SCHEMA))
     assert [(r["model"], r["lr"]) for r in runs] == [("vgg_a", 0.01), ("vgg_a_bn", 0.5), ("vgg_a_gelu", 0.5)]
 
