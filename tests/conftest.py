@@ -50,7 +50,7 @@ TINY_CONFIG = {
     "budget": "test",
     "data_root": "data",
     "threads": 1,
-    "datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz"}},
+    "datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz", "num_classes": 10}},
     "experiments": {
         "tiny": {"dataset": "tiny", "model": ["simple_cnn", "vgg_a"], "width": 0.125, "lr": 0.01,
                  "epochs": 2, "batch_size": 50, "augmentation": "flip"},
@@ -64,7 +64,7 @@ class TinyWorkflow:
     def __init__(self, root: Path, config: dict):
         self.root = root
         root.mkdir(parents=True)
-        for name in ("Snakefile", "workflow", "report", "envs"):
+        for name in ("workflow", "report", "envs"):
             source = REPO / name
             if source.is_dir():
                 shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -103,18 +103,22 @@ def tiny_workflow(tmp_path) -> TinyWorkflow:
 
 
 @contextlib.contextmanager
-def finished_workflow(root: Path, config: dict, *targets: str):
+def finished_workflow(root: Path, config: dict, *targets: str, env: dict[str, str] | None = None):
     """A tiny workflow run to ``targets`` (default: all) with its own copy of the bnlab sources on PYTHONPATH.
 
     Snakemake and every job import that copy, so a test can edit a module (``workflow.sources``) and
-    dry-run to see what the edit reruns, without touching the installed package.
+    dry-run to see what the edit reruns, without touching the installed package. ``env``: more environment
+    variables for the first run only; its output is ``workflow.first_run``.
     """
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(root / "src"))
         workflow = TinyWorkflow(root / "wf", copy.deepcopy(config))
         workflow.sources = root / "src" / "bnlab"
-        workflow.snakemake(*targets)
+        with pytest.MonkeyPatch.context() as first_run_env:
+            for key, value in (env or {}).items():
+                first_run_env.setenv(key, value)
+            workflow.first_run = workflow.snakemake(*targets)
         yield workflow
 
 

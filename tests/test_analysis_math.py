@@ -12,7 +12,7 @@ from bnlab.analysis.grad_distance import max_grad_diff
 from bnlab.analysis.gradient_health import parameter_gradient_health
 from bnlab.analysis.input_smoothness import gradient_change_ratio
 from bnlab.analysis.landscape import loss_band
-from bnlab.analysis.line_search import probe
+from bnlab.train.line_search import probe
 from bnlab.analysis.probe_bands import probe_bands
 from bnlab.errors import AnalysisError
 
@@ -139,11 +139,12 @@ def test_the_landscape_band_of_identical_runs_has_zero_width():
     assert band["lrs"].tolist() == [2] * 4
 
 
-def test_the_landscape_band_spans_the_learning_rates_and_drops_diverged_ones():
+def test_the_landscape_band_spans_the_learning_rates_and_a_diverged_one_makes_it_unbounded():
     steps = pd.DataFrame({"model": "m", "lr": [0.1, 0.01, 1.0, 0.1, 0.01, 1.0], "step": [0, 0, 0, 1, 1, 1],
                           "epoch": 1, "loss": [2.0, 2.5, 2.2, 1.0, 1.5, float("nan")]})
     band = loss_band(steps)
-    assert band[["lrs", "loss_min", "loss_max"]].values.tolist() == [[3, 2.0, 2.5], [2, 1.0, 1.5]]
+    assert band[["lrs", "diverged", "loss_min", "loss_max"]].values.tolist() == [[3, 0, 2.0, 2.5],
+                                                                               [2, 1, 1.0, float("inf")]]
 
 
 def test_feature_maps_keep_only_conv_activations_and_one_image_per_class():

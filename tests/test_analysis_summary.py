@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from bnlab.analysis.bn_summary import METRICS, summary
-from bnlab.analysis.runs import read_tables, select
-from bnlab.errors import AnalysisError, ConfigError
+from bnlab.config import select
+from bnlab.train.run_folder import read_tables
+from bnlab.errors import AnalysisError, ConfigError, RunFolderError
 
 
 def tables(model_rows: dict[str, dict]) -> dict[str, pd.DataFrame]:
@@ -67,7 +68,7 @@ def test_read_tables_tags_rows_with_the_runs_model_and_base_lr(tmp_path):
     steps = read_tables([tmp_path / "vgg_a", tmp_path / "vgg_a_bn"], "steps.csv")
     assert list(steps.columns) == ["model", "lr", "run", "step", "epoch", "scheduled_lr", "loss"]
     assert steps[["model", "lr"]].drop_duplicates().values.tolist() == [["vgg_a", 0.1], ["vgg_a_bn", 0.01]]
-    with pytest.raises(AnalysisError, match="no probes.csv"):
+    with pytest.raises(RunFolderError, match="no probes.csv"):
         read_tables([tmp_path / "vgg_a"], "probes.csv")
 
 

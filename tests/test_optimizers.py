@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from bnlab.registry import OPTIMIZERS, SCHEDULES, load_all
+from bnlab.registry import OPTIMIZERS, SCHEDULES
+from bnlab.train.components import load_all
 from bnlab.train.optimizers import NesterovSGD, build_optimizer
 from bnlab.train.schedules import build_schedule
 

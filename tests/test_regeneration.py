@@ -19,7 +19,7 @@ from conftest import TINY_CONFIG, TinyWorkflow, finished_workflow, jobs
 
 # Jobs downstream of the tiny experiment's runs: everything that reads a run folder, and what reads those.
 AFTER_RUNS = {"table_runs": 1, "table_per_class": 1, "table_environment": 1, "table_claims": 1,
-              "figure_training": 1, "figure_per_class": 1, "notebook": 1, "render_report": 1, "all": 1}
+              "figure_training_tiny": 1, "figure_per_class_tiny": 1, "notebook": 1, "render_report": 1, "all": 1}
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +59,11 @@ def test_editing_the_template_or_the_renderer_reruns_only_the_render(finished, r
 
 
 @pytest.mark.parametrize("relative, figures", [
-    ("bnlab/plots/training_curves.py", {"figure_training": 1}),
-    ("bnlab/plots/per_class.py", {"figure_per_class": 1}),
-    ("bnlab/plots/augmentation_grid.py", {"figure_augmentation": 1}),
+    ("bnlab/plots/training_curves.py", {"figure_training_tiny": 1}),
+    ("bnlab/plots/per_class.py", {"figure_per_class_tiny": 1}),
+    ("bnlab/plots/augmentation_grid.py", {"figure_augmentation_tiny": 1}),
     # The shared style: every figure, and the notebook that plots with it.
-    ("bnlab/plots/style.py", {"figure_training": 1, "figure_per_class": 1, "figure_augmentation": 1, "notebook": 1}),
+    ("bnlab/plots/style.py", {"figure_training_tiny": 1, "figure_per_class_tiny": 1, "figure_augmentation_tiny": 1, "notebook": 1}),
 ])
 def test_editing_a_plotting_function_reruns_only_its_figures_and_the_report(finished, relative, figures):
     assert rerun_after_editing(finished, relative) == {**figures, "render_report": 1, "all": 1}
@@ -83,7 +83,7 @@ def test_editing_a_model_family_reruns_its_runs_and_what_counts_its_parameters(f
 
 
 def test_one_figure_is_rebuilt_by_naming_it(finished):
-    assert jobs(finished.dry_run("--force", "results/figures/training_tiny.png")) == {"figure_training": 1}
+    assert jobs(finished.dry_run("--force", "results/figures/training_tiny.png")) == {"figure_training_tiny": 1}
 
 
 def test_the_report_folder_is_self_contained(finished):

@@ -45,7 +45,7 @@ def make_run(root: Path, experiment: str, test_acc: list[float], status: str = "
 def prepared_npz(folder: Path) -> Path:
     """A tiny dataset as the prepare rule leaves it."""
     out = folder / "tiny_prepared.npz"
-    prepare({"torchvision": "CIFAR10", "split": [3, 1, 1], "seed": 0}, write_npz(folder / "tiny.npz"), out)
+    prepare({"torchvision": "CIFAR10", "split": [3, 1, 1], "seed": 0, "num_classes": 10}, write_npz(folder / "tiny.npz"), out)
     return out
 
 

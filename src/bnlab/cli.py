@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,9 @@ from bnlab.errors import BnlabError
 
 
 def cmd_models(args) -> None:
-    from bnlab.registry import MODELS, load_all
+    from bnlab.registry import MODELS
     from bnlab.report.tables import describe_models
+    from bnlab.train.components import load_all
 
     load_all()
     table = describe_models(MODELS.names(), width=args.width)
@@ -22,9 +24,8 @@ def cmd_models(args) -> None:
 def cmd_download(args) -> None:
     from bnlab.data import sources
 
-    out = Path(args.out)
-    sources.download(args.torchvision, out)
-    (out / ".torchvision").write_text(args.torchvision + "\n")
+    sources.download(args.torchvision, Path(args.out))
+    print(f"{args.out}: {args.torchvision} downloaded")
 
 
 def cmd_prepare(args) -> None:
@@ -37,16 +38,26 @@ def cmd_prepare(args) -> None:
 def cmd_train(args) -> None:
     import torch
 
-    from bnlab.registry import load_all
+    from bnlab.train.components import load_all
     from bnlab.train.trainer import train
 
     load_all()
     torch.set_num_threads(args.threads)
-    summary = train(json.loads(args.spec), Path(args.data), Path(args.out), log=lambda s: print(s, flush=True))
+    summary = train(json.loads(args.spec), Path(args.data), Path(args.out), args.code_version,
+                    log=lambda s: print(s, flush=True))
     print(f"done: {summary['status']}, final test acc {summary['final_test_acc']:.2f}%")
 
 
-def parser() -> argparse.ArgumentParser:
+# The later stages keep their verbs beside their code: stage -> (its CLI module, what it does).
+STAGES = {
+    "analyse": ("bnlab.analysis.cli", "compute one analysis table from finished runs"),
+    "figure": ("bnlab.plots.cli", "draw one figure (PNG plus SVG twin) from its tables"),
+    "report": ("bnlab.report.cli", "the report stage: tables, the executed notebook and the rendered report"),
+}
+
+
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `bnlab` parser for the command line ``argv`` (default: this process's)."""
     p = argparse.ArgumentParser(prog="bnlab", description=__doc__)
     verbs = p.add_subparsers(dest="verb", required=True)
 
@@ -54,9 +65,13 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1)")
     v.set_defaults(func=cmd_models)
 
-    v = verbs.add_parser("download", help="fetch a dataset with torchvision")
-    v.add_argument("--torchvision", required=True, help="torchvision.datasets class, e.g. CIFAR10")
-    v.add_argument("--out", required=True)
+    v = verbs.add_parser(
+        "download", help="fetch a dataset with torchvision (from $BNLAB_DATASET_MIRROR, a URL prefix, when set)"
+    )
+    v.add_argument(
+        "--torchvision", required=True, help="torchvision.datasets class: CIFAR10, FashionMNIST, MNIST or Imagenette"
+    )
+    v.add_argument("--out", required=True, help="the folder to create; it appears only once the download is complete")
     v.set_defaults(func=cmd_download)
 
     v = verbs.add_parser("prepare", help="turn a source into the cached .npz (+ .sha256)")
@@ -70,21 +85,26 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--data", required=True, help="the prepared .npz")
     v.add_argument("--out", required=True, help="the run's folder")
     v.add_argument("--threads", type=int, default=1)
+    v.add_argument("--code-version", required=True,
+                   help="hash of the code that trains (a checkpoint of other code is not resumed)")
     v.set_defaults(func=cmd_train)
 
-    # Later stages keep their verbs beside their code.
-    from bnlab.analysis.cli import add_verbs as analysis_verbs
-    from bnlab.plots.cli import add_verbs as plot_verbs
-    from bnlab.report.cli import add_verbs as report_verbs
-
-    for add in (analysis_verbs, plot_verbs, report_verbs):
-        add(verbs)
+    # A stage's verbs are built only when that stage is called, so a job imports no other stage's code.
+    words = sys.argv[1:] if argv is None else argv
+    for stage, (module, help) in STAGES.items():
+        stage_parser = verbs.add_parser(stage, help=help)
+        if words[:1] == [stage]:
+            importlib.import_module(module).add_verbs(stage_parser)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     try:
         args.func(args)
     except BnlabError as e:
         sys.exit(f"bnlab: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

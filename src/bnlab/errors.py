@@ -15,3 +15,7 @@ class DataError(BnlabError):
 
 class AnalysisError(BnlabError):
     pass
+
+
+class RunFolderError(BnlabError):
+    """A run folder lacks a file a reader needs (an unfinished or foreign run)."""

@@ -1,8 +1,8 @@
 """One registry per kind of named component (models, optimizers, losses, ...).
 
 Components register themselves with a decorator in the file that defines them; the
-config schema's enums are filled from these registries, so adding a model is one file
-plus one import line in ``bnlab.models``.
+config schema's enums are filled from these registries (after ``bnlab.train.components.load_all``),
+so adding a model is one file plus one import line in ``bnlab.models``.
 """
 
 from __future__ import annotations
@@ -49,11 +49,3 @@ SCHEDULES = Registry("schedule")
 LOSSES = Registry("loss")
 AUGMENTATIONS = Registry("augmentation")
 
-
-def load_all() -> None:
-    """Import every module that registers components (idempotent)."""
-    import bnlab.data.augment  # noqa: F401
-    import bnlab.models  # noqa: F401
-    import bnlab.train.losses  # noqa: F401
-    import bnlab.train.optimizers  # noqa: F401
-    import bnlab.train.schedules  # noqa: F401

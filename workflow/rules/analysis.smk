@@ -7,7 +7,6 @@ include: "bn_common.smk"
 
 
 if BN:
-    check_bn_experiments()
 
     rule analyse_loss_landscape:
         input:
@@ -16,7 +15,7 @@ if BN:
             "results/analysis/loss_landscape/{experiment}.csv",
         params:
             runs=bn_run_dirs,
-            code=provenance.code_hash("bnlab.io", "bnlab.analysis.runs", "bnlab.analysis.landscape"),
+            code=provenance.code_hash("analyse loss-landscape"),
         log:
             "logs/analysis/loss_landscape/{experiment}.log",
         benchmark:
@@ -33,7 +32,7 @@ if BN:
             "results/analysis/line_search/{experiment}.csv",
         params:
             runs=bn_run_dirs,
-            code=provenance.code_hash("bnlab.io", "bnlab.analysis.runs", "bnlab.analysis.probe_bands"),
+            code=provenance.code_hash("analyse line-search"),
         log:
             "logs/analysis/line_search/{experiment}.log",
         benchmark:
@@ -50,7 +49,7 @@ if BN:
             "results/analysis/training_curves/{experiment}.csv",
         params:
             runs=bn_run_dirs,
-            code=provenance.code_hash("bnlab.io", "bnlab.analysis.runs", "bnlab.analysis.training_curves"),
+            code=provenance.code_hash("analyse training-curves"),
         log:
             "logs/analysis/training_curves/{experiment}.log",
         benchmark:
@@ -73,7 +72,7 @@ if BN:
             batches=BN["batches"],
             batch_size=BN["batch_size"],
             seed=BN["seed"],
-            code=model_analysis_code("bnlab.analysis.gradients", "bnlab.analysis.grad_distance"),
+            code=provenance.code_hash("analyse grad-distance", BN["models"]),
         threads: config["threads"]
         resources:
             gpu=1,
@@ -100,7 +99,7 @@ if BN:
             batches=BN["batches"],
             batch_size=BN["batch_size"],
             seed=BN["seed"],
-            code=model_analysis_code("bnlab.analysis.gradients", "bnlab.analysis.input_smoothness"),
+            code=provenance.code_hash("analyse input-smoothness", BN["models"]),
         threads: config["threads"]
         resources:
             gpu=1,
@@ -124,7 +123,7 @@ if BN:
         params:
             runs=bn_run_dirs,
             threshold=BN["activations"]["dead_threshold"],
-            code=model_analysis_code("bnlab.analysis.activations"),
+            code=provenance.code_hash("analyse activations", BN["models"]),
         threads: config["threads"]
         resources:
             gpu=1,
@@ -149,7 +148,7 @@ if BN:
             batches=BN["batches"],
             batch_size=BN["batch_size"],
             seed=BN["seed"],
-            code=model_analysis_code("bnlab.analysis.gradients", "bnlab.analysis.gradient_health"),
+            code=provenance.code_hash("analyse gradient-health", BN["models"]),
         threads: config["threads"]
         resources:
             gpu=1,
@@ -174,7 +173,7 @@ if BN:
             runs=bn_run_dirs,
             images=BN["feature_maps"]["images"],
             layers=BN["feature_maps"]["layers"],
-            code=model_analysis_code("bnlab.analysis.feature_maps"),
+            code=provenance.code_hash("analyse feature-maps", BN["models"]),
         threads: config["threads"]
         resources:
             gpu=1,
@@ -190,18 +189,18 @@ if BN:
 
     rule bn_summary:
         input:
-            loss_landscape=bn_table("loss_landscape", "landscape"),
-            line_search=bn_table("line_search", "line_search"),
-            grad_distance=bn_table("grad_distance", "trained"),
-            input_smoothness=bn_table("input_smoothness", "trained"),
-            activations=bn_table("activations", "trained"),
-            gradient_health=bn_table("gradient_health", "trained"),
-            training_curves=bn_table("training_curves", "trained"),
+            loss_landscape=bn_table(config, "loss_landscape", "landscape"),
+            line_search=bn_table(config, "line_search", "line_search"),
+            grad_distance=bn_table(config, "grad_distance", "trained"),
+            input_smoothness=bn_table(config, "input_smoothness", "trained"),
+            activations=bn_table(config, "activations", "trained"),
+            gradient_health=bn_table(config, "gradient_health", "trained"),
+            training_curves=bn_table(config, "training_curves", "trained"),
         output:
-            "results/analysis/bn_summary.csv",
+            BN_SUMMARY,
         params:
             models=BN["models"],
-            code=provenance.code_hash("bnlab.io", "bnlab.analysis.bn_summary"),
+            code=provenance.code_hash("analyse summary"),
         log:
             "logs/analysis/bn_summary.log",
         benchmark:
@@ -209,9 +208,9 @@ if BN:
         conda:
             ENV
         shell:
-            "bnlab analyse summary --loss-landscape {input.loss_landscape} --line-search {input.line_search}"
-            " --grad-distance {input.grad_distance} --input-smoothness {input.input_smoothness}"
-            " --activations {input.activations} --gradient-health {input.gradient_health}"
-            " --training-curves {input.training_curves} --models {params.models} --out {output} > {log} 2>&1"
+            "bnlab analyse summary --tables loss_landscape={input.loss_landscape} line_search={input.line_search}"
+            " grad_distance={input.grad_distance} input_smoothness={input.input_smoothness}"
+            " activations={input.activations} gradient_health={input.gradient_health}"
+            " training_curves={input.training_curves} --models {params.models} --out {output} > {log} 2>&1"
 
-    TARGETS.append("results/analysis/bn_summary.csv")
+    TARGETS.append(BN_SUMMARY)

@@ -1,12 +1,9 @@
 # Helpers of the BatchNorm analysis and figure rules (analysis.smk, figures.smk); kept apart from the rules
 # as Snakemake's linter asks. BN is None where the config has no `bn_analysis` section.
-from bnlab.analysis.runs import select
-from bnlab.registry import MODELS
+from bnlab.config import select
+from bnlab.report.manifest import bn_table
 
 BN = config.get("bn_analysis")
-# Modules every analysis of a trained model runs besides its own (bnlab.train.trainer for pick_device).
-MODEL_ANALYSIS_MODULES = ("bnlab.io", "bnlab.registry", "bnlab.analysis.runs", "bnlab.data.prepare",
-                          "bnlab.data.loader", "bnlab.models.common", "bnlab.train.losses", "bnlab.train.trainer")
 
 
 def bn_specs(experiment, where):
@@ -25,19 +22,3 @@ def bn_run_files(name):
 def bn_data(wildcards):
     """The prepared dataset of the experiment (one per experiment)."""
     return f"results/data/{config['experiments'][wildcards.experiment]['dataset']}.npz"
-
-
-def model_analysis_code(*modules):
-    families = tuple(sorted({MODELS.source_file(m) for m in BN["models"]}))
-    return provenance.code_hash(*MODEL_ANALYSIS_MODULES, *modules, files=families)
-
-
-def bn_table(analysis, group, suffix="csv"):
-    """The table of ``analysis`` for the experiment that bn_analysis.experiments.<group> names."""
-    return f"results/analysis/{analysis}/{BN['experiments'][group]}.{suffix}"
-
-
-def check_bn_experiments():
-    """Fail at parse time, naming the key, when a named experiment or compared model has no runs."""
-    for group, experiment in BN["experiments"].items():
-        bn_specs(experiment, f"bn_analysis.experiments.{group}")

@@ -9,7 +9,7 @@ rule train:
         summary="results/runs/{experiment}/{run}/run.json",
     params:
         spec=lambda wc: study.spec_json(run_spec(wc)),
-        code=lambda wc: provenance.train_code(run_spec(wc)["model"]),
+        code=lambda wc: provenance.code_hash("train", [run_spec(wc)["model"]]),
     threads: config["threads"]
     resources:
         gpu=1,
@@ -21,4 +21,4 @@ rule train:
         ENV
     shell:
         "bnlab train --spec {params.spec:q} --data {input.data} --out $(dirname {output.summary})"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} --code-version {params.code} > {log} 2>&1"

@@ -24,11 +24,12 @@ import torch
 from torch import nn
 
 from bnlab.analysis import runs
+from bnlab.train.run_folder import load_saved, rebuild_model
+from bnlab.device import EVAL_BATCH
 from bnlab.errors import AnalysisError
 
 COLUMNS = ["model", "lr", "run", "layer_index", "layer", "units", "mean", "std", "threshold", "dead_units",
            "never_active_units"]
-EVAL_BATCH = 1000
 
 
 class _LayerStats:
@@ -85,9 +86,9 @@ def relu_statistics(model: nn.Module, batches, threshold: float) -> pd.DataFrame
 def table(run_dirs, data: dict, device: torch.device, *, threshold: float) -> pd.DataFrame:
     frames = []
     for run_dir in run_dirs:
-        saved = runs.load_saved(run_dir)
+        saved = load_saved(run_dir)
         spec = saved["spec"]
         test = runs.whole(data, "test", spec, device)
-        frame = relu_statistics(runs.build(saved, data, device), (x for x, _ in test.batches(EVAL_BATCH)), threshold)
+        frame = relu_statistics(rebuild_model(saved, data, device), (x for x, _ in test.batches(EVAL_BATCH)), threshold)
         frames.append(frame.assign(model=spec["model"], lr=spec["lr"], run=spec["run"]))
     return pd.concat(frames, ignore_index=True)[COLUMNS]

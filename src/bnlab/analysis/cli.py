@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def _tables(args, name: str):
-    from bnlab.analysis.runs import read_tables
+    from bnlab.train.run_folder import read_tables
 
     return read_tables(args.runs, name)
 
@@ -41,7 +41,7 @@ def _on_device(args):
     import torch
 
     from bnlab.data import prepare
-    from bnlab.train.trainer import pick_device
+    from bnlab.device import pick_device
 
     torch.set_num_threads(args.threads)
     return prepare.load(Path(args.data)), pick_device()
@@ -98,17 +98,18 @@ def cmd_summary(args) -> None:
     import pandas as pd
 
     from bnlab.analysis.bn_summary import TABLES, summary
+    from bnlab.errors import AnalysisError
     from bnlab.io import write_csv
 
-    tables = {name: pd.read_csv(getattr(args, name)) for name in TABLES}
+    paths = dict(pair.split("=", 1) for pair in args.tables)
+    if sorted(paths) != sorted(TABLES):
+        raise AnalysisError(f"the summary reads exactly the tables {', '.join(TABLES)}; given {', '.join(paths)}")
+    tables = {name: pd.read_csv(path) for name, path in paths.items()}
     write_csv(summary(tables, args.models), args.out)
 
 
-def add_verbs(verbs) -> None:
-    """Add this stage's sub-commands to the `bnlab` parser's subparsers."""
-    from bnlab.analysis.bn_summary import TABLES
-
-    analyse = verbs.add_parser("analyse", help="compute one analysis table from finished runs")
+def add_verbs(analyse) -> None:
+    """Add this stage's sub-commands to its parser, `bnlab analyse`."""
     kinds = analyse.add_subparsers(dest="analysis", required=True)
 
     def kind(name: str, func, help: str, *, model: bool = False, batches: bool = False):
@@ -145,8 +146,8 @@ def add_verbs(verbs) -> None:
     v.add_argument("--layers", type=int, default=2, help="number of conv ReLUs to keep")
 
     v = kinds.add_parser("summary", help="the BatchNorm numbers the report quotes (bn_summary.csv)")
-    for name in TABLES:
-        v.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True, help=f"the {name} table")
+    v.add_argument("--tables", nargs="+", required=True, metavar="ANALYSIS=CSV",
+                   help="each analysis table the summary reads (bnlab.analysis.bn_summary.TABLES)")
     v.add_argument("--models", nargs="+", required=True, help="models to summarise")
     v.add_argument("--out", required=True)
     v.set_defaults(func=cmd_summary)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnlab.analysis import runs
+from bnlab.train.run_folder import load_saved, rebuild_model
 from bnlab.data.loader import DeviceDataset
 from bnlab.errors import AnalysisError
 
@@ -52,11 +52,11 @@ def arrays(run_dirs, data: dict, device: torch.device, *, images: int, layers: i
     out = {"images": data["x_test"][index], "labels": data["y_test"][index], "classes": data["classes"]}
     meta: dict[str, list] = {"models": [], "lrs": [], "runs": [], "layers": []}
     for run_dir in run_dirs:
-        saved = runs.load_saved(run_dir)
+        saved = load_saved(run_dir)
         spec = saved["spec"]
         chosen = DeviceDataset(data["x_test"][index], data["y_test"][index], device, spec["mean"], spec["std"])
         x, _ = next(chosen.batches(len(index)))
-        for name, activation in conv_activations(runs.build(saved, data, device), x, layers):
+        for name, activation in conv_activations(rebuild_model(saved, data, device), x, layers):
             out[f"map_{len(meta['models'])}"] = activation.cpu().numpy().astype(np.float16)
             for key, value in (("models", spec["model"]), ("lrs", spec["lr"]), ("runs", spec["run"]), ("layers", name)):
                 meta[key].append(value)

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 
 from bnlab.analysis import runs
+from bnlab.device import exact_numerics
+from bnlab.train.run_folder import rebuild_model
 from bnlab.analysis.gradients import gradient_mode
 from bnlab.errors import AnalysisError
 
@@ -43,6 +45,7 @@ def parameter_gradient_health(model: nn.Module, loss_fn, x: torch.Tensor, y: tor
                          for (name, _), g in zip(named, grads)])
 
 
+@exact_numerics()
 def table(run_dirs, data: dict, device: torch.device, *, batches: int, batch_size: int, seed: int) -> pd.DataFrame:
     frames = []
     for run_dir in run_dirs:
@@ -51,7 +54,7 @@ def table(run_dirs, data: dict, device: torch.device, *, batches: int, batch_siz
         if not saved["snapshots"]:
             raise AnalysisError(f"{run_dir}: model.pt holds no snapshots; set the experiment's snapshot_epochs")
         for epoch in sorted(saved["snapshots"]):
-            model = gradient_mode(runs.build(saved, data, device, epoch))
+            model = gradient_mode(rebuild_model(saved, data, device, epoch))
             for batch, (x, y) in enumerate(images.batches(batch_size)):
                 frame = parameter_gradient_health(model, loss_fn, x, y)
                 frames.append(frame.assign(model=spec["model"], lr=spec["lr"], run=spec["run"], epoch=epoch,

@@ -18,8 +18,9 @@ def fixed_images(data: dict, count: int = 8) -> tuple[np.ndarray, list[str]]:
     return data["x_train"][picks], [str(data["classes"][labels[i]]) for i in picks]
 
 
-def draw(images: np.ndarray, names: list[str], augmentations: list[str], png: str | Path, seed: int = 0) -> None:
-    """One row per augmentation pipeline (after the originals), one column per image (uint8, N x H x W x C)."""
+def draw(data: dict, png: str | Path, augmentations: list[str], images: int = 8, seed: int = 0) -> None:
+    """One row per augmentation pipeline (after the originals), one column per fixed image of ``data``."""
+    images, names = fixed_images(data, images)
     batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
     rows = [("original", batch)] + [
         (name, build_augmentation(name)(batch.clone(), torch.Generator().manual_seed(seed)))

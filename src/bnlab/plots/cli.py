@@ -1,22 +1,9 @@
-"""`bnlab figure <name>` verbs of the plots stage (registered by `bnlab.cli`). Argument parsing and file reading only."""
+"""`bnlab figure KIND`: draws one figure of a kind in bnlab.plots.figures (registered by `bnlab.cli`).
+
+Argument parsing and reading the inputs only.
+"""
 
 from __future__ import annotations
-
-import importlib
-
-# figure name -> (module, function, options it takes beyond the table and the output)
-FIGURES = {
-    "loss-landscape": ("bnlab.plots.bn.landscape", "loss_landscape", ("smooth",)),
-    "probe-loss": ("bnlab.plots.bn.line_search", "probe_loss", ("smooth",)),
-    "gradient-predictiveness": ("bnlab.plots.bn.line_search", "gradient_predictiveness", ("smooth",)),
-    "beta-smoothness": ("bnlab.plots.bn.line_search", "beta_smoothness", ("smooth",)),
-    "max-grad-diff": ("bnlab.plots.bn.grad_distance", "max_grad_diff", ()),
-    "input-smoothness": ("bnlab.plots.bn.input_smoothness", "input_smoothness", ()),
-    "activations": ("bnlab.plots.bn.activations", "activation_stats", ()),
-    "gradient-health": ("bnlab.plots.bn.gradient_health", "gradient_health", ()),
-    "feature-maps": ("bnlab.plots.bn.feature_maps", "feature_maps", ("channels",)),
-    "training-curves": ("bnlab.plots.bn.training_curves", "training_curves", ()),
-}
 
 
 def read(path: str):
@@ -37,22 +24,29 @@ def read(path: str):
 
 
 def cmd_figure(args) -> None:
-    module, function, options = FIGURES[args.figure]
-    draw = getattr(importlib.import_module(module), function)
-    draw(read(args.input), args.out, **{name: getattr(args, name) for name in options})
+    import importlib
+
+    from bnlab.plots.figures import FIGURES
+
+    figure = FIGURES[args.figure]
+    if len(args.input) != len(figure.inputs):
+        from bnlab.errors import BnlabError
+
+        raise BnlabError(f"figure {args.figure} takes {len(figure.inputs)} input(s): {', '.join(figure.inputs)}")
+    draw = getattr(importlib.import_module(args.module), figure.function)
+    draw(*(read(path) for path in args.input), args.out, **{name: getattr(args, name) for name in figure.options})
 
 
-def add_verbs(verbs) -> None:
-    """Add this stage's sub-commands to the `bnlab` parser's subparsers."""
-    figure = verbs.add_parser("figure", help="draw one figure (PNG plus SVG twin) from an analysis table")
-    names = figure.add_subparsers(dest="figure", required=True)
-    for name, (_, _, options) in FIGURES.items():
-        v = names.add_parser(name)
-        v.add_argument("--input", required=True, help="the analysis table (.csv) or arrays (.npz)")
+def add_verbs(figure) -> None:
+    """Add one sub-command per kind of figure to this stage's parser, `bnlab figure`."""
+    from bnlab.plots.figures import FIGURES, OPTIONS
+
+    kinds = figure.add_subparsers(dest="figure", required=True)
+    for name, spec in FIGURES.items():
+        v = kinds.add_parser(name, help=f"drawn by {spec.module}.{spec.function}")
+        v.add_argument("--input", nargs="+", required=True, help="; ".join(spec.inputs))
         v.add_argument("--out", required=True, help="the .png; the .svg is written beside it")
-        if "smooth" in options:
-            v.add_argument("--smooth", type=int, default=0,
-                           help="trailing rolling mean over this many points, named in the title (0 = raw)")
-        if "channels" in options:
-            v.add_argument("--channels", type=int, default=8, help="channels shown per layer")
-        v.set_defaults(func=cmd_figure)
+        for option in spec.options:
+            v.add_argument(f"--{option}", **OPTIONS[option])
+        # The drawing module is a default so that bnlab.provenance finds the code this figure runs.
+        v.set_defaults(func=cmd_figure, module=spec.module)

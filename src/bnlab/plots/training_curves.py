@@ -6,10 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.colors import to_rgb
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from bnlab.plots import style
+from bnlab.train.run_folder import METRICS, STEPS, read_table
 
 
 def run_colors(models: list[str]) -> list[tuple[float, float, float]]:
@@ -22,12 +24,15 @@ def run_colors(models: list[str]) -> list[tuple[float, float, float]]:
     return colors
 
 
-def draw(runs: list[dict], png: str | Path, chance: float | None = None, title: str = "") -> None:
-    """``runs``: dicts with label, model, status, metrics (metrics.csv) and steps (steps.csv) frames."""
+def draw(runs: pd.DataFrame, data: dict, png: str | Path, title: str = "") -> None:
+    """``runs``: the experiment's runs table (label, model, status, run_dir); ``data``: its prepared arrays."""
+    chance = 100.0 / len(data["classes"])
     fig, (loss_ax, acc_ax) = style.subplots(1, 2, figsize=(12, 4))
-    for run, color in zip(runs, run_colors([r["model"] for r in runs])):
-        label = run["label"] + (" (diverged)" if run["status"] == "diverged" else "")
-        steps, metrics = run["steps"], run["metrics"]
+    last_epoch = 1
+    for run, color in zip(runs.itertuples(), run_colors(list(runs["model"]))):
+        label = run.label + (f" (diverged at step {run.diverged_step:.0f})" if run.status == "diverged" else "")
+        steps, metrics = read_table(run.run_dir, STEPS), read_table(run.run_dir, METRICS)
+        last_epoch = max(last_epoch, metrics["epoch"].max())
         loss_ax.plot(steps["step"], steps["loss"], color=color, lw=0.8, alpha=0.8)
         acc_ax.plot(metrics["epoch"], metrics["test_acc"], color=color, marker="o", ms=3, label=label)
         acc_ax.plot(metrics["epoch"], metrics["train_acc"], color=color, ls="--", marker=".", ms=3, lw=0.9)
@@ -35,12 +40,11 @@ def draw(runs: list[dict], png: str | Path, chance: float | None = None, title: 
     loss_ax.set_yscale("log")
     for set_formatter in (loss_ax.yaxis.set_major_formatter, loss_ax.yaxis.set_minor_formatter):
         set_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    if chance is not None:
-        acc_ax.axhline(chance, color="0.5", lw=0.8, ls=":", label="chance")
+    acc_ax.axhline(chance, color="0.5", lw=0.8, ls=":", label="chance")
     loss_ax.set(xlabel="step", ylabel="training loss (per step)", title="Training loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy (solid: test, dashed: train)")
     acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    acc_ax.set_xlim(0.5, max(run["metrics"]["epoch"].max() for run in runs) + 0.5)
+    acc_ax.set_xlim(0.5, last_epoch + 0.5)
     acc_ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
     if title:
         fig.suptitle(title)

@@ -1,7 +1,6 @@
-"""`bnlab report <verb>`: the report stage's tables, figures and rendering (registered by `bnlab.cli`).
+"""`bnlab report <verb>`: the report stage's tables and rendering (registered by `bnlab.cli`).
 
-Argument parsing only; each verb calls one function of bnlab.report or bnlab.plots, so a rule's
-code hash names exactly the modules that decide its output.
+Argument parsing only; each verb calls one function of bnlab.report (figures are `bnlab figure`).
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ def cmd_per_class(args) -> None:
     from bnlab.report import tables
     from bnlab.report.per_class import per_class_table
     from bnlab.report.runs import summarize
-    from bnlab.train.trainer import pick_device
+    from bnlab.device import pick_device
 
     torch.set_num_threads(args.threads)
     tables.save(*per_class_table(summarize(args.runs), load_data(args.data), pick_device()), args.out)
@@ -94,39 +93,16 @@ def cmd_claim_sources(args) -> None:
 
 def cmd_environment(args) -> None:
     from bnlab.report import tables
-    from bnlab.report.runs import read_summary
+    from bnlab.train.run_folder import read_summary
 
     frame = tables.environment_table([read_summary(d) for d in args.runs])
     tables.save(frame, frame, args.out)
 
 
-def cmd_augmentation_grid(args) -> None:
-    from bnlab.plots import augmentation_grid
+def cmd_notebook(args) -> None:
+    from bnlab.report.notebook import execute
 
-    images, names = augmentation_grid.fixed_images(load_data(args.data), args.images)
-    augmentation_grid.draw(images, names, args.augmentations, args.out)
-
-
-def cmd_training_curves(args) -> None:
-    import numpy as np
-
-    from bnlab.plots import training_curves
-    from bnlab.report.runs import read_metrics, read_steps, summarize
-
-    runs = summarize(args.runs)
-    with np.load(args.data) as data:
-        chance = 100.0 / len(data["classes"])
-    training_curves.draw([{"label": r.label, "model": r.model, "status": r.status, "metrics": read_metrics(r.run_dir),
-                           "steps": read_steps(r.run_dir)} for r in runs.itertuples()],
-                         args.out, chance=chance, title=args.title)
-
-
-def cmd_per_class_figure(args) -> None:
-    import pandas as pd
-
-    from bnlab.plots import per_class
-
-    per_class.draw(pd.read_csv(args.table), args.out, title=args.title)
+    execute(args.notebook, args.out, args.experiment, args.runs)
 
 
 def cmd_render(args) -> None:
@@ -135,9 +111,8 @@ def cmd_render(args) -> None:
     render(args.template, json.loads(args.manifest), args.out)
 
 
-def add_verbs(verbs) -> None:
-    """Add `bnlab report` and its sub-commands to the `bnlab` parser's subparsers."""
-    report = verbs.add_parser("report", help="the report stage: tables, figures and the rendered report")
+def add_verbs(report) -> None:
+    """Add this stage's sub-commands to its parser, `bnlab report`."""
     sub = report.add_subparsers(dest="report_verb", required=True)
 
     def verb(name: str, func, help: str, out: str = "the table's .md (its CSV twin is written beside it)"):
@@ -183,22 +158,10 @@ def add_verbs(verbs) -> None:
     v = verb("environment", cmd_environment, "software versions and training devices")
     v.add_argument("--runs", nargs="+", required=True, help="the run folders")
 
-    v = verb("augmentation-grid", cmd_augmentation_grid, "figure: fixed images under each augmentation",
-             out="the figure's .png (an .svg twin is written beside it)")
-    v.add_argument("--data", required=True, help="the prepared .npz")
-    v.add_argument("--augmentations", nargs="+", required=True, help="augmentation pipelines, e.g. crop+flip")
-    v.add_argument("--images", type=int, default=8, help="how many images (one per class)")
-
-    v = verb("training-curves", cmd_training_curves, "figure: one experiment's training curves",
-             out="the figure's .png (an .svg twin is written beside it)")
-    v.add_argument("--runs", nargs="+", required=True, help="the run folders")
-    v.add_argument("--data", required=True, help="the prepared .npz (for the chance level)")
-    v.add_argument("--title", default="")
-
-    v = verb("per-class-figure", cmd_per_class_figure, "figure: per-class accuracy heatmap",
-             out="the figure's .png (an .svg twin is written beside it)")
-    v.add_argument("--table", required=True, help="the per-class table CSV")
-    v.add_argument("--title", default="")
+    v = verb("notebook", cmd_notebook, "execute the exploration notebook for one experiment", out="the .ipynb")
+    v.add_argument("--notebook", default="workflow/notebooks/explore.ipynb", help="the notebook to execute")
+    v.add_argument("--experiment", required=True)
+    v.add_argument("--runs", nargs="+", required=True, help="the experiment's run folders")
 
     v = verb("render", cmd_render, "render the Markdown report", out="results/report/report.md")
     v.add_argument("--template", required=True, help="report/template.md.j2")

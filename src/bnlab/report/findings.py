@@ -7,6 +7,7 @@ matches the tables beside it, at any budget, including when a measurement goes a
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bnlab.report.runs import CONVERGENCE_TOLERANCE
@@ -133,10 +134,20 @@ def ratio(low: float, high: float) -> str:
     return "" if low <= 0 else f" ({high / low:.1f}×)"
 
 
-def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset()) -> list[str]:
+def diverged_runs(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """model -> "<run label> at step <n>" for each of its runs that diverged (a runs table's rows)."""
+    out: dict[str, list[str]] = {}
+    for run in runs[runs["status"] == "diverged"].itertuples():
+        out.setdefault(run.model, []).append(f"{run.label} at step {int(run.diverged_step)}")
+    return out
+
+
+def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset(),
+                       diverged: dict[str, list[str]] | None = None) -> list[str]:
     """One sentence per summary metric and BatchNorm pair: which model is lower, by what factor, and whether
     that agrees with the paper. ``summary``: the BatchNorm summary (metric, model, value); ``at_chance``: the
-    models whose analysed runs never left chance accuracy."""
+    models whose analysed runs never left chance accuracy; ``diverged``: what diverged_runs says of them.
+    An infinite value (a band over a run that blew up) is named unbounded, with the runs that diverged."""
     sentences = []
     pairs = batchnorm_pairs(summary["model"])
     stuck = [m for pair in pairs for m in pair if m in at_chance]
@@ -152,6 +163,12 @@ def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset())
             if (metric, plain) not in values or (metric, bn) not in values:
                 continue
             a, b = values[(metric, plain)], values[(metric, bn)]
+            unbounded = [m for m, v in ((plain, a), (bn, b)) if np.isinf(v)]
+            if unbounded:
+                where = [r for m in unbounded for r in (diverged or {}).get(m, [])]
+                sentences.append(f"The {noun} of {join(unbounded)} is unbounded: a run diverged"
+                                 + (f" ({join(where)})" if where else "") + ", so no comparison is made.")
+                continue
             if a == b:
                 sentences.append(f"{plain} and {bn} have the same {noun}: {a:.3g}.")
                 continue

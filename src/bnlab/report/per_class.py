@@ -1,36 +1,28 @@
-"""Per-class test accuracy of trained runs, evaluated from their saved weights."""
+"""Per-class test accuracy of trained runs, re-evaluated from their saved weights.
+
+It uses the trainer's own evaluation (bnlab.train.evaluate) on the same test split, so each run's
+per-class numbers average to exactly the test accuracy its metrics.csv reports.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from bnlab.data.loader import DeviceDataset
-from bnlab.models import build_model
 from bnlab.report.tables import percent
-from bnlab.train.trainer import EVAL_BATCH
+from bnlab.train.evaluate import evaluate
+from bnlab.train.losses import build_loss
+from bnlab.train.run_folder import load_saved, rebuild_model
 
 
-@torch.no_grad()
-def per_class_accuracy(run_dir: str | Path, data: dict, device: torch.device) -> list[float]:
+def per_class_accuracy(run_dir, data: dict, device: torch.device) -> list[float]:
     """Test accuracy (%) of each class for the final weights in ``run_dir``/model.pt."""
-    saved = torch.load(Path(run_dir) / "model.pt", map_location=device, weights_only=False)
-    spec, classes = saved["spec"], len(data["classes"])
+    saved = load_saved(run_dir)
+    spec = saved["spec"]
     test = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"])
-    channels, size, _ = test.shape
-    model = build_model(spec["model"], num_classes=classes, in_channels=channels, image_size=size,
-                        width=spec["width"]).to(device)
-    model.load_state_dict(saved["state_dict"])
-    model.eval()
-    correct = torch.zeros(classes, device=device)
-    total = torch.zeros(classes, device=device)
-    for x, y in test.batches(EVAL_BATCH):
-        hit = model(x).argmax(1) == y
-        total += torch.bincount(y, minlength=classes)
-        correct += torch.bincount(y[hit], minlength=classes)
-    return (100.0 * correct / total).tolist()
+    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
+    return evaluate(rebuild_model(saved, data, device), test, loss_fn, len(data["classes"])).per_class
 
 
 def per_class_table(runs: pd.DataFrame, data: dict, device: torch.device) -> tuple[pd.DataFrame, pd.DataFrame]:

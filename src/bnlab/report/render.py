@@ -68,10 +68,11 @@ def context(manifest: dict, folder: Path) -> dict:
     if manifest["bn"]:
         runs = pd.concat(analysed_runs)
         at_chance = findings.untrained_models(runs, runs["chance"])
+        diverged = findings.diverged_runs(runs)
         bn_summary = pd.read_csv(manifest["bn"]["summary"])
-        bn_findings = findings.batchnorm_analyses(bn_summary, at_chance)
+        bn_findings = findings.batchnorm_analyses(bn_summary, at_chance, diverged)
         summary += findings.batchnorm_analyses(
-            bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)], at_chance)
+            bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)], at_chance, diverged)
         bn = {"table": Path(manifest["bn"]["table"]).read_text(), "findings": bn_findings,
               "figures": [{"title": title(f), "path": link(f, folder, "figures")} for f in manifest["bn"]["figures"]]}
     claim_budget = claims_audit.load(manifest["claims"])["budget"]

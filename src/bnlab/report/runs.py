@@ -1,30 +1,18 @@
-"""Training runs read back from their folders: run.json, metrics.csv and steps.csv."""
+"""The report's view of training runs: one row per run with what it derives from the run's metrics."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from bnlab.config import AXES
+from bnlab.train.run_folder import METRICS, read_summary, read_table
 
 # A run has converged at the first epoch whose test accuracy is this close to its best (percentage points).
 CONVERGENCE_TOLERANCE = 1.0
 # Axes whose values are names; the others are numbers, shown with their axis name.
 NAMED_AXES = ("model", "optimizer", "schedule", "augmentation", "loss")
-
-
-def read_summary(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "run.json").read_text())
-
-
-def read_metrics(run_dir: str | Path) -> pd.DataFrame:
-    return pd.read_csv(Path(run_dir) / "metrics.csv")
-
-
-def read_steps(run_dir: str | Path) -> pd.DataFrame:
-    return pd.read_csv(Path(run_dir) / "steps.csv")
 
 
 def epochs_to_converge(metrics: pd.DataFrame, tolerance: float = CONVERGENCE_TOLERANCE) -> int:
@@ -37,7 +25,7 @@ def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
     """One row per run: its run.json plus what the report derives from its metrics.csv."""
     rows = []
     for run_dir in run_dirs:
-        metrics = read_metrics(run_dir)
+        metrics = read_table(run_dir, METRICS)
         rows.append({**read_summary(run_dir), "run_dir": str(run_dir), "best_train_acc": metrics["train_acc"].max(),
                      "first_epoch_test_acc": metrics["test_acc"].iloc[0],
                      "epochs_to_converge": epochs_to_converge(metrics)})

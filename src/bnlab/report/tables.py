@@ -77,8 +77,9 @@ def description(factory) -> str:
 def describe_models(names: list[str], **shape) -> pd.DataFrame:
     """Name, parameter count and description of each model built with ``shape`` (what `bnlab models` lists)."""
     from bnlab.models import build_model, count_parameters
+    from bnlab.train.components import load_all
 
-    registry.load_all()
+    load_all()
     return pd.DataFrame([{"model": name, "parameters": count_parameters(build_model(name, **shape)),
                           "description": description(registry.MODELS[name])} for name in names])
 

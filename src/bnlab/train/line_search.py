@@ -4,7 +4,8 @@ At weights w with gradient g = grad L(w) on a batch, for each step size eta it m
   loss            L(w - eta g)                                   (landscape, Fig. 4a)
   grad_diff       ||grad L(w) - grad L(w - eta g)||              (gradient predictiveness, 4b)
   beta            grad_diff / ||eta g||                          (effective beta-smoothness, 4c)
-The model is left exactly as it was: weights, BatchNorm statistics and RNG streams.
+The model is left exactly as it was: weights, BatchNorm statistics and RNG streams. It runs in exact
+fp32 (bnlab.device.exact_numerics), so a small step's gradient difference is not rounding noise.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bnlab.device import exact_numerics
+
 
 def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in tensors])
 
 
+@exact_numerics()
 def probe(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, step_sizes: list[float]) -> list[dict]:
     params = [p for p in model.parameters() if p.requires_grad]
     weights = [p.detach().clone() for p in params]

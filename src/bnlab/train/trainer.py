@@ -8,7 +8,6 @@ it stopped and, on the CPU, ends with the same numbers as an uninterrupted run.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,54 +15,37 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from bnlab.analysis.line_search import probe
 from bnlab.data import prepare
 from bnlab.data.augment import build_augmentation
 from bnlab.data.loader import DeviceDataset
+from bnlab.device import device_name, pick_device, training_autocast
 from bnlab.io import atomic_path, write_csv, write_text
 from bnlab.models import build_model, count_parameters
+from bnlab.train import run_folder
+from bnlab.train.evaluate import evaluate
+from bnlab.train.line_search import probe
 from bnlab.train.losses import build_loss
 from bnlab.train.optimizers import build_optimizer
 from bnlab.train.schedules import build_schedule
 
-EVAL_BATCH = 1000
 METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s", "status"]
 # Wall-clock columns: the only ones that differ between two runs of the same spec.
 TIMING_COLUMNS = ["seconds", "images_per_s"]
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
-
-
-@torch.no_grad()
-def evaluate(model, data: DeviceDataset, loss_fn, autocast) -> tuple[float, float]:
-    model.eval()
-    total_loss = torch.zeros((), device=data.device)
-    correct = torch.zeros((), device=data.device)
-    for x, y in data.batches(EVAL_BATCH):
-        with autocast():
-            logits = model(x)
-        total_loss += loss_fn(logits.float(), y) * len(y)
-        correct += (logits.argmax(1) == y).sum()
-    return total_loss.item() / len(data), 100.0 * correct.item() / len(data)
-
 
 class Run:
     """The state of one run; everything in it goes into the checkpoint."""
 
-    def __init__(self, spec: dict, data: dict, device: torch.device):
-        self.spec, self.device = spec, device
+    def __init__(self, spec: dict, data: dict, device: torch.device, code_version: str):
+        self.spec, self.device, self.code_version = spec, device, code_version
         torch.manual_seed(spec["seed"])
         memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.train_set = DeviceDataset(data["x_train"], data["y_train"], device, spec["mean"], spec["std"], memory_format)
         self.test_set = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"], memory_format)
         channels, size, _ = self.train_set.shape
-        self.model = build_model(spec["model"], num_classes=len(data["classes"]), in_channels=channels,
+        self.num_classes = len(data["classes"])
+        self.model = build_model(spec["model"], num_classes=self.num_classes, in_channels=channels,
                                  image_size=size, width=spec["width"]).to(device, memory_format=memory_format)
         self.optimizer = build_optimizer(spec["optimizer"], self.model.parameters(), spec["lr"],
                                          spec.get("optimizer_options", {}))
@@ -81,16 +63,13 @@ class Run:
         if 0 in spec.get("snapshot_epochs", []):
             self.snapshot()
 
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-
     def snapshot(self) -> None:
         self.snapshots[self.epoch] = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
     # -- checkpoint -------------------------------------------------------------------------
     def state(self) -> dict:
         return {
-            "spec": self.spec, "epoch": self.epoch, "model": self.model.state_dict(),
+            "spec": self.spec, "code_version": self.code_version, "epoch": self.epoch, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
@@ -116,7 +95,7 @@ class Run:
         lr = self.optimizer.param_groups[0]["lr"]
         probe_every = spec.get("probe_every", 0)
         first_step = len(self.step_losses)
-        losses, correct, seen = [], torch.zeros((), device=self.device), 0
+        losses, correct, seen = [], [], 0
         start = time.perf_counter()
         for i, (x, y) in enumerate(self.train_set.batches(spec["batch_size"], augment=self.augment,
                                                            generator=self.generator, shuffle=True)):
@@ -125,45 +104,62 @@ class Run:
                 sizes = [m * lr for m in spec["probe_step_sizes"]]
                 self.probes += [{"step": step, "epoch": self.epoch + 1, "lr": lr, **r}
                                 for r in probe(model, self.loss_fn, x, y, sizes)]
-            with self.autocast():
+            with training_autocast(self.device):
                 logits = model(x)
                 loss = self.loss_fn(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             losses.append(loss.detach())
-            correct += (logits.argmax(1) == y).sum()
+            correct.append((logits.argmax(1) == y).sum())
             seen += len(y)
+            # The previous step's loss is checked while this step's work is queued, so the device never
+            # waits on the host; a non-finite loss ends the run at the step that produced it.
+            if len(losses) > 1 and not torch.isfinite(losses[-2]):
+                self.diverge(first_step + i - 1)
+                del losses[-1], correct[-1]
+                seen -= len(y)
+                break
+        if losses and self.status == "ok" and not torch.isfinite(losses[-1]):
+            self.diverge(first_step + len(losses) - 1)
         losses = torch.stack(losses).float().cpu()  # one device sync per epoch, not per step
         train_seconds = time.perf_counter() - start
         self.step_losses += [{"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v}
                              for i, v in enumerate(losses.tolist())]
-        bad = (~torch.isfinite(losses)).nonzero()
-        if len(bad):
-            self.status, self.diverged_step = "diverged", first_step + int(bad[0])
         self.schedule.step()
-        test_loss, test_acc = evaluate(model, self.test_set, self.loss_fn, self.autocast)
+        test = evaluate(model, self.test_set, self.loss_fn, self.num_classes)
         self.epoch += 1
         return {"epoch": self.epoch, "lr": lr, "train_loss": losses.mean().item(),
-                "train_acc": 100.0 * correct.item() / seen, "test_loss": test_loss, "test_acc": test_acc,
-                "seconds": time.perf_counter() - start, "images_per_s": seen / train_seconds,
-                "status": self.status}
+                "train_acc": 100.0 * torch.stack(correct).sum().item() / seen, "test_loss": test.loss,
+                "test_acc": test.accuracy, "seconds": time.perf_counter() - start,
+                "images_per_s": seen / train_seconds, "status": self.status}
+
+    def diverge(self, step: int) -> None:
+        self.status, self.diverged_step = "diverged", step
 
 
-def train(spec: dict, data_path: Path, out_dir: Path, log: Callable[[str], None] = print) -> dict:
-    """Train (or resume) the run ``spec`` and write its results into ``out_dir``."""
+def train(spec: dict, data_path: Path, out_dir: Path, code_version: str,
+          log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) the run ``spec`` with the code ``code_version`` and write its results into ``out_dir``.
+
+    A checkpoint resumes only the same spec trained by the same code: any other is discarded, and the
+    log says why. It is loaded to the CPU first (RNG states must stay CPU tensors), then moved.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = out_dir / "checkpoint.pt"
+    checkpoint = out_dir / run_folder.CHECKPOINT
     device = pick_device()
-    run = Run(spec, prepare.load(Path(data_path)), device)
+    run = Run(spec, prepare.load(Path(data_path)), device, code_version)
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["spec"] == spec:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if state["spec"] != spec:
+            log(f"{checkpoint} belongs to another spec; starting afresh")
+        elif state.get("code_version") != code_version:
+            log(f"{checkpoint} was written by code {state.get('code_version')}, this is {code_version}; "
+                "starting afresh")
+        else:
             run.load_state(state)
             log(f"resuming {spec['run']} after epoch {run.epoch}")
-        else:
-            log("checkpoint belongs to another spec; starting afresh")
     log(f"{spec['experiment']}/{spec['run']}: {spec['model']} ({count_parameters(run.model):,} parameters) "
         f"on {device_name(device)}, {len(run.train_set):,} train / {len(run.test_set):,} test images")
     while run.epoch < spec["epochs"] and run.status == "ok":
@@ -173,7 +169,7 @@ def train(spec: dict, data_path: Path, out_dir: Path, log: Callable[[str], None]
             run.snapshot()
         with atomic_path(checkpoint) as tmp:
             torch.save(run.state(), tmp)
-        write_csv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), out_dir / "metrics.csv")
+        write_csv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), out_dir / run_folder.METRICS)
         log(f"epoch {row['epoch']:>3}/{spec['epochs']}  lr {row['lr']:.3g}  "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:5.1f}%  "
             f"test loss {row['test_loss']:.4f} acc {row['test_acc']:5.1f}%  "
@@ -184,11 +180,11 @@ def train(spec: dict, data_path: Path, out_dir: Path, log: Callable[[str], None]
 
 def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
     history = pd.DataFrame(run.history, columns=METRIC_COLUMNS)
-    write_csv(history, out_dir / "metrics.csv")
-    write_csv(pd.DataFrame(run.step_losses, columns=["step", "epoch", "lr", "loss"]), out_dir / "steps.csv")
+    write_csv(history, out_dir / run_folder.METRICS)
+    write_csv(pd.DataFrame(run.step_losses, columns=["step", "epoch", "lr", "loss"]), out_dir / run_folder.STEPS)
     write_csv(pd.DataFrame(run.probes, columns=["step", "epoch", "lr", "step_size", "loss", "loss_at_w",
-                                                "grad_norm", "grad_diff", "beta"]), out_dir / "probes.csv")
-    with atomic_path(out_dir / "model.pt") as tmp:
+                                                "grad_norm", "grad_diff", "beta"]), out_dir / run_folder.PROBES)
+    with atomic_path(out_dir / run_folder.MODEL) as tmp:
         torch.save({"spec": run.spec, "state_dict": run.model.state_dict(), "snapshots": run.snapshots}, tmp)
     best = history.loc[history["test_acc"].idxmax()] if history["test_acc"].notna().any() else history.iloc[-1]
     summary = {
@@ -200,6 +196,6 @@ def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
         "best_epoch": int(best["epoch"]), "train_seconds": history["seconds"].sum(),
         "device": device_name(run.device), "torch": torch.__version__,
     }
-    write_text(out_dir / "run.json", json.dumps(summary, indent=2, default=float) + "\n")
+    write_text(out_dir / run_folder.SUMMARY, json.dumps(summary, indent=2, default=float) + "\n")
     checkpoint.unlink(missing_ok=True)
     return summary
