@@ -29,8 +29,9 @@ class PILDataset(Dataset):
 
         self.images = [Image.fromarray(i) for i in images]
         self.labels = labels
-        self.transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
-                                    T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        self.transform = T.Compose(
+            [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]
+        )
 
     def __len__(self):
         return len(self.labels)

@@ -52,8 +52,15 @@ TINY_CONFIG = {
     "threads": 1,
     "datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz", "num_classes": 10}},
     "experiments": {
-        "tiny": {"dataset": "tiny", "model": ["simple_cnn", "vgg_a"], "width": 0.125, "lr": 0.01,
-                 "epochs": 2, "batch_size": 50, "augmentation": "flip"},
+        "tiny": {
+            "dataset": "tiny",
+            "model": ["simple_cnn", "vgg_a"],
+            "width": 0.125,
+            "lr": 0.01,
+            "epochs": 2,
+            "batch_size": 50,
+            "augmentation": "flip",
+        },
     },
 }
 

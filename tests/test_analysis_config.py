@@ -21,12 +21,15 @@ def test_bn_analysis_defaults_are_filled_in():
     assert config["figures"] == {"smooth_steps": 0}  # no smoothing unless asked for
 
 
-@pytest.mark.parametrize("overrides, key", [
-    ({"grad_distance": {"dmax": 2.0}}, "bn_analysis.grad_distance.dmax: unknown key"),
-    ({"experiments": {"probe": "bn_probe"}}, "bn_analysis.experiments.probe: unknown key"),
-    ({"grad_distance": {"d_max": 0.4}}, "bn_analysis.grad_distance.d_max: 0.4 is less than the minimum of 0.5"),
-    ({"models": ["vgg_a", "vgg_z"]}, "bn_analysis.models[1]: 'vgg_z' is not one of"),
-])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"grad_distance": {"dmax": 2.0}}, "bn_analysis.grad_distance.dmax: unknown key"),
+        ({"experiments": {"probe": "bn_probe"}}, "bn_analysis.experiments.probe: unknown key"),
+        ({"grad_distance": {"d_max": 0.4}}, "bn_analysis.grad_distance.d_max: 0.4 is less than the minimum of 0.5"),
+        ({"models": ["vgg_a", "vgg_z"]}, "bn_analysis.models[1]: 'vgg_z' is not one of"),
+    ],
+)
 def test_bn_analysis_typos_and_bad_values_name_their_key(overrides, key):
     with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         validate(deep_merge(BN_CONFIG, {"bn_analysis": overrides}), SCHEMA)

@@ -12,9 +12,9 @@ from bnlab.analysis.grad_distance import max_grad_diff
 from bnlab.analysis.gradient_health import parameter_gradient_health
 from bnlab.analysis.input_smoothness import gradient_change_ratio
 from bnlab.analysis.landscape import loss_band
-from bnlab.train.line_search import probe
 from bnlab.analysis.probe_bands import probe_bands
 from bnlab.errors import AnalysisError
+from bnlab.train.line_search import probe
 
 
 class Weights(nn.Module):
@@ -61,8 +61,9 @@ def test_beta_smoothness_of_a_quadratic_is_the_rayleigh_ratio_along_the_gradient
     records = probe(model, quadratic(a), *DUMMY, [0.01, 0.1])
     expected = ((a @ g).norm() / g.norm()).item()  # ||A g|| / ||g||, the same for every step size
     assert [r["beta"] for r in records] == pytest.approx([expected] * 2, rel=1e-12)
-    assert [r["grad_diff"] for r in records] == pytest.approx([0.01 * (a @ g).norm().item(),
-                                                               0.1 * (a @ g).norm().item()], rel=1e-12)
+    assert [r["grad_diff"] for r in records] == pytest.approx(
+        [0.01 * (a @ g).norm().item(), 0.1 * (a @ g).norm().item()], rel=1e-12
+    )
     assert torch.equal(model.w.detach(), w)  # the probe leaves the weights as they were
 
 
@@ -82,8 +83,9 @@ def test_input_gradient_ratio_is_one_when_the_gradient_is_the_input():
     x = torch.randn(5, 3, dtype=torch.float64)
     delta = 0.01 * torch.randn(5, 3, dtype=torch.float64)
     # mean loss 1/2 ||x||^2 / n; summed over the batch its input gradient is x itself.
-    ratio = gradient_change_ratio(nn.Identity(), lambda out, y: 0.5 * out.square().sum() / len(out), x,
-                                  torch.zeros(5), delta)
+    ratio = gradient_change_ratio(
+        nn.Identity(), lambda out, y: 0.5 * out.square().sum() / len(out), x, torch.zeros(5), delta
+    )
     assert ratio == pytest.approx(1.0, rel=1e-12)
 
 
@@ -126,30 +128,52 @@ def test_gradient_health_counts_vanishing_and_exploding_entries():
     c = torch.tensor([1e-9, 0.5, 2.0, -3.0], dtype=torch.float64)
     model = Weights(torch.zeros(4, dtype=torch.float64))
     health = parameter_gradient_health(model, lambda w, y: (c * w).sum(), *DUMMY)  # gradient = c
-    assert health.to_dict("records") == [{"parameter": "w", "numel": 4, "grad_norm": pytest.approx(c.norm().item()),
-                                          "vanishing_frac": 0.25, "exploding_frac": 0.5}]
+    assert health.to_dict("records") == [
+        {
+            "parameter": "w",
+            "numel": 4,
+            "grad_norm": pytest.approx(c.norm().item()),
+            "vanishing_frac": 0.25,
+            "exploding_frac": 0.5,
+        }
+    ]
 
 
 def test_the_landscape_band_of_identical_runs_has_zero_width():
     losses = [2.3, 2.1, 1.7, 1.9]
-    steps = pd.DataFrame([{"model": "m", "lr": lr, "step": i, "epoch": 1, "loss": v}
-                          for lr in (1e-3, 1e-4) for i, v in enumerate(losses)])
+    steps = pd.DataFrame(
+        [
+            {"model": "m", "lr": lr, "step": i, "epoch": 1, "loss": v}
+            for lr in (1e-3, 1e-4)
+            for i, v in enumerate(losses)
+        ]
+    )
     band = loss_band(steps)
     assert band["loss_max"].tolist() == band["loss_min"].tolist() == losses
     assert band["lrs"].tolist() == [2] * 4
 
 
 def test_the_landscape_band_spans_the_learning_rates_and_a_diverged_one_makes_it_unbounded():
-    steps = pd.DataFrame({"model": "m", "lr": [0.1, 0.01, 1.0, 0.1, 0.01, 1.0], "step": [0, 0, 0, 1, 1, 1],
-                          "epoch": 1, "loss": [2.0, 2.5, 2.2, 1.0, 1.5, float("nan")]})
+    steps = pd.DataFrame(
+        {
+            "model": "m",
+            "lr": [0.1, 0.01, 1.0, 0.1, 0.01, 1.0],
+            "step": [0, 0, 0, 1, 1, 1],
+            "epoch": 1,
+            "loss": [2.0, 2.5, 2.2, 1.0, 1.5, float("nan")],
+        }
+    )
     band = loss_band(steps)
-    assert band[["lrs", "diverged", "loss_min", "loss_max"]].values.tolist() == [[3, 0, 2.0, 2.5],
-                                                                               [2, 1, 1.0, float("inf")]]
+    assert band[["lrs", "diverged", "loss_min", "loss_max"]].values.tolist() == [
+        [3, 0, 2.0, 2.5],
+        [2, 1, 1.0, float("inf")],
+    ]
 
 
 def test_feature_maps_keep_only_conv_activations_and_one_image_per_class():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 5, 3), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(5 * 4 * 4, 2), nn.ReLU())
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 5, 3), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 4 * 4, 2), nn.ReLU()
+    )
     maps = conv_activations(model, torch.rand(2, 3, 8, 8), layers=2)
     assert [(name, tuple(out.shape)) for name, out in maps] == [("1", (2, 4, 6, 6)), ("3", (2, 5, 4, 4))]
     with pytest.raises(AnalysisError, match="2 ReLU feature maps"):

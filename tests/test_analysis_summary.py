@@ -7,8 +7,8 @@ import pytest
 
 from bnlab.analysis.bn_summary import METRICS, summary
 from bnlab.config import select
-from bnlab.train.run_folder import read_tables
 from bnlab.errors import AnalysisError, ConfigError, RunFolderError
+from bnlab.train.run_folder import read_tables
 
 
 def tables(model_rows: dict[str, dict]) -> dict[str, pd.DataFrame]:
@@ -23,14 +23,21 @@ def tables(model_rows: dict[str, dict]) -> dict[str, pd.DataFrame]:
 def model_tables(scale: float) -> dict:
     return {
         "activations": {"units": [10, 30], "dead_units": [1, 3 * scale], "never_active_units": [0, 2]},
-        "grad_distance": {"distance": [0.0, 1.0, 0.0, 1.0], "batch": [0, 0, 1, 1],
-                          "max_grad_diff": [0.0, 2 * scale, 0.0, 4 * scale]},
+        "grad_distance": {
+            "distance": [0.0, 1.0, 0.0, 1.0],
+            "batch": [0, 0, 1, 1],
+            "max_grad_diff": [0.0, 2 * scale, 0.0, 4 * scale],
+        },
         "input_smoothness": {"ratio": [1.0, 3.0]},
         "gradient_health": {"numel": [10, 30], "vanishing_frac": [0.1, 0.0], "exploding_frac": [0.0, 0.5]},
         "loss_landscape": {"loss_min": [1.0, 2.0], "loss_max": [1.5, 2.0]},
         "line_search": {"loss_min": [1.0], "loss_max": [1.2], "grad_diff_mean": [0.3], "beta_max": [5.0 * scale]},
-        "training_curves": {"run": ["r"] * 4, "epoch": [1, 1, 2, 2], "split": ["train", "test"] * 2,
-                            "acc": [10.0, 20.0, 30.0, 40.0]},
+        "training_curves": {
+            "run": ["r"] * 4,
+            "epoch": [1, 1, 2, 2],
+            "split": ["train", "test"] * 2,
+            "acc": [10.0, 20.0, 30.0, 40.0],
+        },
     }
 
 
@@ -64,7 +71,9 @@ def test_read_tables_tags_rows_with_the_runs_model_and_base_lr(tmp_path):
         run = tmp_path / model
         run.mkdir()
         (run / "run.json").write_text(json.dumps({"model": model, "lr": lr, "run": f"{model}-run"}))
-        pd.DataFrame({"step": [0, 1], "epoch": 1, "lr": lr / 10, "loss": [2.3, 2.2]}).to_csv(run / "steps.csv", index=False)
+        pd.DataFrame({"step": [0, 1], "epoch": 1, "lr": lr / 10, "loss": [2.3, 2.2]}).to_csv(
+            run / "steps.csv", index=False
+        )
     steps = read_tables([tmp_path / "vgg_a", tmp_path / "vgg_a_bn"], "steps.csv")
     assert list(steps.columns) == ["model", "lr", "run", "step", "epoch", "scheduled_lr", "loss"]
     assert steps[["model", "lr"]].drop_duplicates().values.tolist() == [["vgg_a", 0.1], ["vgg_a_bn", 0.01]]

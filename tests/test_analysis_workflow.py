@@ -14,42 +14,58 @@ from bnlab.registry import MODELS
 from bnlab.train.components import load_all
 from conftest import TINY_CONFIG, deep_merge, finished_workflow, jobs
 
-TINY_VGG = {"dataset": "tiny", "model": ["vgg_a", "vgg_a_bn"], "width": 0.125, "batch_size": 50,
-            "augmentation": "none"}
-BN_CONFIG = deep_merge(TINY_CONFIG, {
-    "experiments": {
-        "tiny": {"enabled": False},
-        # lr 1e6 blows plain VGG-A up within its first steps: the band must become unbounded, not narrower.
-        "bn_landscape": {**TINY_VGG, "optimizer": "sgd", "lr": [0.05, 1e6], "epochs": 1},
-        "bn_probe": {**TINY_VGG, "lr": 0.05, "epochs": 2, "probe_every": 2, "snapshot_epochs": [0, 2]},
+TINY_VGG = {"dataset": "tiny", "model": ["vgg_a", "vgg_a_bn"], "width": 0.125, "batch_size": 50, "augmentation": "none"}
+BN_CONFIG = deep_merge(
+    TINY_CONFIG,
+    {
+        "experiments": {
+            "tiny": {"enabled": False},
+            # lr 1e6 blows plain VGG-A up within its first steps: the band must become unbounded, not narrower.
+            "bn_landscape": {**TINY_VGG, "optimizer": "sgd", "lr": [0.05, 1e6], "epochs": 1},
+            "bn_probe": {**TINY_VGG, "lr": 0.05, "epochs": 2, "probe_every": 2, "snapshot_epochs": [0, 2]},
+        },
+        "bn_analysis": {
+            "models": ["vgg_a", "vgg_a_bn"],
+            "experiments": {"landscape": "bn_landscape", "line_search": "bn_probe", "trained": "bn_probe"},
+            "batch_size": 20,
+            "batches": 2,
+            "grad_distance": {"points": 3},
+            "feature_maps": {"images": 2, "channels": 4},
+        },
     },
-    "bn_analysis": {
-        "models": ["vgg_a", "vgg_a_bn"],
-        "experiments": {"landscape": "bn_landscape", "line_search": "bn_probe", "trained": "bn_probe"},
-        "batch_size": 20, "batches": 2,
-        "grad_distance": {"points": 3},
-        "feature_maps": {"images": 2, "channels": 4},
-    },
-})
-FIGURES = ["bn_loss_landscape", "bn_probe_loss", "bn_gradient_predictiveness", "bn_beta_smoothness",
-           "bn_max_grad_diff", "bn_input_smoothness", "bn_activations", "bn_gradient_health", "bn_feature_maps",
-           "bn_training_curves"]
+)
+FIGURES = [
+    "bn_loss_landscape",
+    "bn_probe_loss",
+    "bn_gradient_predictiveness",
+    "bn_beta_smoothness",
+    "bn_max_grad_diff",
+    "bn_input_smoothness",
+    "bn_activations",
+    "bn_gradient_health",
+    "bn_feature_maps",
+    "bn_training_curves",
+]
 TARGETS = ["results/analysis/bn_summary.csv", *(f"results/figures/{f}.png" for f in FIGURES)]
 
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     """The tiny BatchNorm study run to its report, printing each job's command and logging its imports."""
-    with finished_workflow(tmp_path_factory.mktemp("bn"), BN_CONFIG, "--printshellcmds",
-                           env={"PYTHONPROFILEIMPORTTIME": "1"}) as workflow:
+    with finished_workflow(
+        tmp_path_factory.mktemp("bn"), BN_CONFIG, "--printshellcmds", env={"PYTHONPROFILEIMPORTTIME": "1"}
+    ) as workflow:
         yield workflow, workflow.sources
 
 
 def job_commands(output: str) -> list[list[str]]:
     """Each `bnlab ...` command Snakemake printed, as words."""
     prefix = "Shell command: "
-    return [shlex.split(line.strip().removeprefix(prefix)) for line in output.splitlines()
-            if line.strip().startswith(prefix + "bnlab ")]
+    return [
+        shlex.split(line.strip().removeprefix(prefix))
+        for line in output.splitlines()
+        if line.strip().startswith(prefix + "bnlab ")
+    ]
 
 
 def test_every_jobs_code_hash_covers_every_bnlab_module_the_job_imported(analysed):
@@ -59,12 +75,14 @@ def test_every_jobs_code_hash_covers_every_bnlab_module_the_job_imported(analyse
     commands = job_commands(workflow.first_run.stdout + workflow.first_run.stderr)
     verbs = set()
     for words in commands:
-        verb = " ".join(w for w in words[1:words.index(next(w for w in words if w.startswith("--")))])
+        verb = " ".join(w for w in words[1 : words.index(next(w for w in words if w.startswith("--")))])
         log = workflow.root / words[words.index(">") + 1]
         loaded = set(re.findall(r"^import time:.*\|\s+(bnlab(?:\.\w+)*)$", log.read_text(), re.M))
         assert loaded, f"no import trace in {log}"
-        covered = {".".join(p.relative_to(provenance.ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
-                   for p in provenance.code_files(verb, MODELS.names())}
+        covered = {
+            ".".join(p.relative_to(provenance.ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
+            for p in provenance.code_files(verb, MODELS.names())
+        }
         # CLI modules are loaded to build the parser; the verb's own function in them is hashed as source.
         missing = {m for m in loaded - covered if not provenance.is_cli(m)}
         assert not missing, f"`bnlab {verb}` imported {sorted(missing)} outside its code hash"

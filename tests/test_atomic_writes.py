@@ -15,8 +15,16 @@ SOURCES = sorted((REPO / "src" / "bnlab").rglob("*.py"))
 # the named modules (torch.save, np.savez, ...). bnlab's own helpers (bnlab.io.write_csv, bnlab.plots.style.save)
 # are checked where they write.
 METHODS = {"to_csv", "to_parquet", "savefig", "write_text", "write_bytes"}
-FUNCTIONS = {("torch", "save"), ("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("json", "dump"),
-             ("shutil", "copyfile"), ("shutil", "copy"), ("papermill", "execute_notebook")}
+FUNCTIONS = {
+    ("torch", "save"),
+    ("np", "save"),
+    ("np", "savez"),
+    ("np", "savez_compressed"),
+    ("json", "dump"),
+    ("shutil", "copyfile"),
+    ("shutil", "copy"),
+    ("papermill", "execute_notebook"),
+}
 # Functions that stage a whole folder and rename it when complete (atomic at the folder level).
 FOLDER_STAGING = {("data/sources.py", "download")}
 
@@ -29,8 +37,9 @@ def unguarded_writes(tree: ast.AST, staging: set[str] = frozenset()) -> list[int
         if isinstance(node, ast.FunctionDef) and node.name in staging:
             guarded = True
         if isinstance(node, ast.With) and any(
-                isinstance(item.context_expr, ast.Call) and ast.unparse(item.context_expr.func).endswith("atomic_path")
-                for item in node.items):
+            isinstance(item.context_expr, ast.Call) and ast.unparse(item.context_expr.func).endswith("atomic_path")
+            for item in node.items
+        ):
             guarded = True
         if isinstance(node, ast.Call) and not guarded:
             func = node.func
@@ -38,7 +47,8 @@ def unguarded_writes(tree: ast.AST, staging: set[str] = frozenset()) -> list[int
             method = func.attr if isinstance(func, ast.Attribute) else None
             writes_mode = getattr(func, "id", "") == "open" and any(
                 isinstance(a, ast.Constant) and isinstance(a.value, str) and set(a.value) & set("wax")
-                for a in [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "mode")])
+                for a in [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "mode")]
+            )
             if (owner, method) in FUNCTIONS or (method in METHODS and (owner, method) not in FUNCTIONS) or writes_mode:
                 found.append(node.lineno)
         for child in ast.iter_child_nodes(node):

@@ -31,10 +31,21 @@ def test_an_infinite_loss_counts_like_nan_and_other_models_are_untouched():
 
 
 def test_a_step_size_that_blows_up_makes_the_probe_maxima_infinite():
-    probes = pd.DataFrame({"model": "m", "lr": 0.1, "run": "r", "step": [0, 0, 5, 5], "epoch": 1,
-                           "step_size": [0.05, 0.4, 0.05, 0.4], "loss": [2.0, 3.0, 1.0, np.nan],
-                           "loss_at_w": [2.1, 2.1, 1.1, 1.1], "grad_norm": 1.0,
-                           "grad_diff": [0.1, 0.2, 0.1, np.nan], "beta": [1.0, 2.0, 1.0, np.inf]})
+    probes = pd.DataFrame(
+        {
+            "model": "m",
+            "lr": 0.1,
+            "run": "r",
+            "step": [0, 0, 5, 5],
+            "epoch": 1,
+            "step_size": [0.05, 0.4, 0.05, 0.4],
+            "loss": [2.0, 3.0, 1.0, np.nan],
+            "loss_at_w": [2.1, 2.1, 1.1, 1.1],
+            "grad_norm": 1.0,
+            "grad_diff": [0.1, 0.2, 0.1, np.nan],
+            "beta": [1.0, 2.0, 1.0, np.inf],
+        }
+    )
     bands = probe_bands(probes).set_index("step")
     assert bands.loc[0, ["loss_max", "grad_diff_max", "beta_max"]].tolist() == [3.0, 0.2, 2.0]
     assert np.isinf(bands.loc[5, ["loss_max", "grad_diff_mean", "grad_diff_max", "beta_max"]].astype(float)).all()
@@ -42,10 +53,17 @@ def test_a_step_size_that_blows_up_makes_the_probe_maxima_infinite():
 
 
 def test_an_unbounded_metric_is_named_with_the_run_and_step_never_ranked_as_smoother():
-    summary = pd.DataFrame({"metric": ["landscape_band_mean"] * 2, "model": ["vgg_a", "vgg_a_bn"],
-                            "value": [np.inf, 0.4]})
-    runs = pd.DataFrame({"model": ["vgg_a", "vgg_a", "vgg_a_bn"], "label": ["vgg_a lr 1", "vgg_a lr 0.1", "vgg_a_bn"],
-                         "status": ["diverged", "ok", "ok"], "diverged_step": [17, None, None]})
+    summary = pd.DataFrame(
+        {"metric": ["landscape_band_mean"] * 2, "model": ["vgg_a", "vgg_a_bn"], "value": [np.inf, 0.4]}
+    )
+    runs = pd.DataFrame(
+        {
+            "model": ["vgg_a", "vgg_a", "vgg_a_bn"],
+            "label": ["vgg_a lr 1", "vgg_a lr 0.1", "vgg_a_bn"],
+            "status": ["diverged", "ok", "ok"],
+            "diverged_step": [17, None, None],
+        }
+    )
     (sentence,) = batchnorm_analyses(summary, diverged=diverged_runs(runs))
     assert "unbounded" in sentence and "vgg_a lr 1 at step 17" in sentence
     assert "lower" not in sentence and "agrees" not in sentence

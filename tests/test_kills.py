@@ -49,11 +49,25 @@ def prepared(tmp_path_factory):
     from bnlab.data.prepare import prepare
 
     root = tmp_path_factory.mktemp("kills")
-    config = study.validate({
-        "datasets": {"d": {"torchvision": "CIFAR10", "local": "d.npz", "num_classes": 10}},
-        "experiments": {"e": {"dataset": "d", "model": "vgg_a_bn", "width": 0.25, "lr": 0.02, "epochs": 3,
-                              "batch_size": 25, "augmentation": "crop+flip", "probe_every": 7,
-                              "snapshot_epochs": [0, 2]}}}, SCHEMA)
+    config = study.validate(
+        {
+            "datasets": {"d": {"torchvision": "CIFAR10", "local": "d.npz", "num_classes": 10}},
+            "experiments": {
+                "e": {
+                    "dataset": "d",
+                    "model": "vgg_a_bn",
+                    "width": 0.25,
+                    "lr": 0.02,
+                    "epochs": 3,
+                    "batch_size": 25,
+                    "augmentation": "crop+flip",
+                    "probe_every": 7,
+                    "snapshot_epochs": [0, 2],
+                }
+            },
+        },
+        SCHEMA,
+    )
     data = root / "d.npz"
     prepare(config["datasets"]["d"], write_npz(root / "source.npz", train_per_class=60, test_per_class=10), data)
     (spec,) = study.expand(config)
@@ -63,8 +77,22 @@ def prepared(tmp_path_factory):
 
 
 def train_command(spec: dict, data: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "bnlab.cli", "train", "--spec", json.dumps(spec), "--data", str(data),
-            "--out", str(out), "--threads", "1", "--code-version", CODE]
+    return [
+        sys.executable,
+        "-m",
+        "bnlab.cli",
+        "train",
+        "--spec",
+        json.dumps(spec),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+        "--code-version",
+        CODE,
+    ]
 
 
 def test_a_training_job_killed_mid_epoch_resumes_and_ends_as_if_never_killed(prepared):
@@ -92,16 +120,37 @@ def test_a_training_job_killed_mid_epoch_resumes_and_ends_as_if_never_killed(pre
 
 
 def analysis_command(run_dir: Path, data: Path, out: Path, batches: int) -> list[str]:
-    return [sys.executable, "-m", "bnlab.cli", "analyse", "grad-distance", "--runs", str(run_dir), "--data",
-            str(data), "--out", str(out), "--d-max", "1", "--points", "11", "--batches", str(batches),
-            "--batch-size", "25", "--seed", "0"]
+    return [
+        sys.executable,
+        "-m",
+        "bnlab.cli",
+        "analyse",
+        "grad-distance",
+        "--runs",
+        str(run_dir),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--d-max",
+        "1",
+        "--points",
+        "11",
+        "--batches",
+        str(batches),
+        "--batch-size",
+        "25",
+        "--seed",
+        "0",
+    ]
 
 
 def test_an_analysis_job_killed_while_computing_leaves_nothing_and_reruns_to_the_same_table(prepared):
     root, data, _, whole = prepared
     out = root / "analysis" / "grad_distance.csv"
-    job = subprocess.Popen(analysis_command(whole, data, out, batches=20), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        analysis_command(whole, data, out, batches=20), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(3.0)  # imports done, gradients being computed
     assert job.poll() is None, "the analysis finished before it could be killed; give it more batches"
     job.send_signal(signal.SIGKILL)
@@ -122,8 +171,9 @@ def snakemake(root: Path, *args: str, **kwargs):
 def test_snakemake_killed_during_the_report_stage_completes_after_unlock_and_the_same_command(tmp_path):
     workflow = TinyWorkflow(tmp_path / "wf", TINY_CONFIG)
     cmd, options = snakemake(workflow.root, "--cores", "2", "--resources", "gpu=1")
-    main = subprocess.Popen(cmd, **options, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    main = subprocess.Popen(
+        cmd, **options, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     # The runs table reads every finished run: once it exists, training is over and the report stage runs.
     runs_table = workflow.root / "results" / "tables" / "runs_tiny.md"
     wait_for(runs_table.exists, 600, "the report stage")
@@ -156,8 +206,9 @@ def test_snakemake_killed_during_the_report_stage_completes_after_unlock_and_the
 def test_a_second_snakemake_is_refused_and_concurrent_training_matches_training_alone(tmp_path):
     config = deep_merge(TINY_CONFIG, {"experiments": {"tiny": {"epochs": 8}}})  # long enough to overlap
     workflow = TinyWorkflow(tmp_path / "wf", config)
-    runs = [f"results/runs/tiny/{s['run']}/run.json" for s in study.expand(study.validate(copy.deepcopy(config),
-                                                                                          SCHEMA))]
+    runs = [
+        f"results/runs/tiny/{s['run']}/run.json" for s in study.expand(study.validate(copy.deepcopy(config), SCHEMA))
+    ]
     # Two cores, two GPU slots: both training jobs (one thread each) run at the same time.
     cmd, options = snakemake(workflow.root, *runs, "--cores", "2", "--resources", "gpu=2")
     first = subprocess.Popen(cmd, **options, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -17,8 +17,10 @@ def manifest_of(config: dict) -> dict:
 
 
 def test_each_experiment_gets_its_tables_figures_and_notebook_and_each_dataset_its_gallery():
-    config = deep_merge(TINY_CONFIG, {"experiments": {"second": {"dataset": "tiny", "model": "simple_cnn",
-                                                                 "optimizer": ["sgd", "adam"]}}})
+    config = deep_merge(
+        TINY_CONFIG,
+        {"experiments": {"second": {"dataset": "tiny", "model": "simple_cnn", "optimizer": ["sgd", "adam"]}}},
+    )
     manifest = manifest_of(config)
     names = [f["name"] for f in manifest["figures"]]
     assert names == ["augmentation_tiny", "training_tiny", "per_class_tiny", "training_second", "per_class_second"]
@@ -26,7 +28,8 @@ def test_each_experiment_gets_its_tables_figures_and_notebook_and_each_dataset_i
     # Only an axis that varies within an experiment makes a comparison table.
     assert manifest["experiments"]["tiny"]["comparisons"] == {}
     assert manifest["experiments"]["second"]["comparisons"] == {
-        "optimizer": "results/tables/compare_second_optimizer.md"}
+        "optimizer": "results/tables/compare_second_optimizer.md"
+    }
     assert "results/tables/compare_second_optimizer.md" in manifest["all_tables"]
 
 

@@ -24,8 +24,9 @@ def _trajectory(make_optimizer, steps=25):
 @pytest.mark.parametrize("momentum, weight_decay", [(0.9, 5e-4), (0.5, 0.0), (0.99, 1e-2)])
 def test_hand_written_nesterov_matches_torch_sgd(momentum, weight_decay):
     ours = _trajectory(lambda p: NesterovSGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay))
-    torch_sgd = _trajectory(lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay,
-                                                      nesterov=True))
+    torch_sgd = _trajectory(
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay, nesterov=True)
+    )
     plain_sgd = _trajectory(lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, weight_decay=weight_decay))
     for a, b in zip(ours, torch_sgd):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -13,8 +13,10 @@ from conftest import REPO
 
 
 def modules(verb: str, models=()) -> set[str]:
-    return {".".join(p.relative_to(provenance.ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
-            for p in provenance.code_files(verb, models)}
+    return {
+        ".".join(p.relative_to(provenance.ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
+        for p in provenance.code_files(verb, models)
+    }
 
 
 @pytest.fixture
@@ -32,15 +34,22 @@ def derived(sources, verb: str, models=()) -> list[str]:
         files = provenance.code_files({verb!r}, {list(models)!r})
         print(json.dumps([str(p.relative_to(provenance.ROOT)) for p in files]))
     """)
-    result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(sources), "PATH": "/usr/bin"},
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(sources), "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
 def test_a_new_import_in_a_module_the_trainer_uses_joins_the_train_hash_by_itself(sources):
     (sources / "bnlab" / "data" / "colour.py").write_text('"""A helper the loader starts to use."""\n')
     loader = sources / "bnlab" / "data" / "loader.py"
-    loader.write_text(loader.read_text().replace("import torch\n", "import torch\n\nfrom bnlab.data import colour\n", 1))
+    loader.write_text(
+        loader.read_text().replace("import torch\n", "import torch\n\nfrom bnlab.data import colour\n", 1)
+    )
     assert "data/colour.py" in derived(sources, "train", ["vgg_a"])
     assert "data/colour.py" not in derived(sources, "figure loss-landscape")
 
@@ -48,8 +57,9 @@ def test_a_new_import_in_a_module_the_trainer_uses_joins_the_train_hash_by_itsel
 def test_a_lazy_import_inside_a_function_counts(sources):
     (sources / "bnlab" / "plots" / "bn" / "extra.py").write_text('"""Imported lazily."""\n')
     landscape = sources / "bnlab" / "plots" / "bn" / "landscape.py"
-    landscape.write_text(landscape.read_text() + "\n\ndef later():\n    from bnlab.plots.bn import extra\n\n"
-                         "    return extra\n")
+    landscape.write_text(
+        landscape.read_text() + "\n\ndef later():\n    from bnlab.plots.bn import extra\n\n    return extra\n"
+    )
     assert "plots/bn/extra.py" in derived(sources, "figure loss-landscape")
     assert "plots/bn/extra.py" not in derived(sources, "figure max-grad-diff")
 

@@ -18,8 +18,17 @@ import pytest
 from conftest import TINY_CONFIG, TinyWorkflow, finished_workflow, jobs
 
 # Jobs downstream of the tiny experiment's runs: everything that reads a run folder, and what reads those.
-AFTER_RUNS = {"table_runs": 1, "table_per_class": 1, "table_environment": 1, "table_claims": 1,
-              "figure_training_tiny": 1, "figure_per_class_tiny": 1, "notebook": 1, "render_report": 1, "all": 1}
+AFTER_RUNS = {
+    "table_runs": 1,
+    "table_per_class": 1,
+    "table_environment": 1,
+    "table_claims": 1,
+    "figure_training_tiny": 1,
+    "figure_per_class_tiny": 1,
+    "notebook": 1,
+    "render_report": 1,
+    "all": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +61,38 @@ def test_a_finished_workflow_plans_nothing(finished):
     assert jobs(finished.dry_run()) == {}
 
 
-@pytest.mark.parametrize("relative", ["report/template.md.j2", "report/sections/claims.md.j2",
-                                      "bnlab/report/render.py", "bnlab/report/findings.py"])
+@pytest.mark.parametrize(
+    "relative",
+    ["report/template.md.j2", "report/sections/claims.md.j2", "bnlab/report/render.py", "bnlab/report/findings.py"],
+)
 def test_editing_the_template_or_the_renderer_reruns_only_the_render(finished, relative):
     assert rerun_after_editing(finished, relative) == {"render_report": 1, "all": 1}
 
 
-@pytest.mark.parametrize("relative, figures", [
-    ("bnlab/plots/training_curves.py", {"figure_training_tiny": 1}),
-    ("bnlab/plots/per_class.py", {"figure_per_class_tiny": 1}),
-    ("bnlab/plots/augmentation_grid.py", {"figure_augmentation_tiny": 1}),
-    # The shared style: every figure, and the notebook that plots with it.
-    ("bnlab/plots/style.py", {"figure_training_tiny": 1, "figure_per_class_tiny": 1, "figure_augmentation_tiny": 1, "notebook": 1}),
-])
+@pytest.mark.parametrize(
+    "relative, figures",
+    [
+        ("bnlab/plots/training_curves.py", {"figure_training_tiny": 1}),
+        ("bnlab/plots/per_class.py", {"figure_per_class_tiny": 1}),
+        ("bnlab/plots/augmentation_grid.py", {"figure_augmentation_tiny": 1}),
+        # The shared style: every figure, and the notebook that plots with it.
+        (
+            "bnlab/plots/style.py",
+            {"figure_training_tiny": 1, "figure_per_class_tiny": 1, "figure_augmentation_tiny": 1, "notebook": 1},
+        ),
+    ],
+)
 def test_editing_a_plotting_function_reruns_only_its_figures_and_the_report(finished, relative, figures):
     assert rerun_after_editing(finished, relative) == {**figures, "render_report": 1, "all": 1}
 
 
 def test_editing_the_claims_reruns_only_the_claims_tables_and_the_report(finished):
     assert rerun_after_editing(finished, "report/claims.yaml") == {
-        "table_claims": 1, "table_claim_sources": 1, "render_report": 1, "all": 1}
+        "table_claims": 1,
+        "table_claim_sources": 1,
+        "render_report": 1,
+        "all": 1,
+    }
 
 
 def test_editing_training_code_reruns_the_runs_and_everything_downstream(finished):
@@ -90,8 +111,12 @@ def test_the_report_folder_is_self_contained(finished):
     folder = finished.root / "results" / "report"
     text = (folder / "report.md").read_text()
     links = re.findall(r"\]\(([^)#]+)\)", text)
-    assert {"figures/training_tiny.png", "figures/per_class_tiny.png", "figures/augmentation_tiny.png",
-            "notebooks/tiny.ipynb"} <= set(links)
+    assert {
+        "figures/training_tiny.png",
+        "figures/per_class_tiny.png",
+        "figures/augmentation_tiny.png",
+        "notebooks/tiny.ipynb",
+    } <= set(links)
     for link in links:
         assert not link.startswith(("/", "..")) and (folder / link).is_file(), link
     figure = "training_tiny.png"

@@ -22,72 +22,109 @@ def summary(values: dict[tuple[str, str], float]) -> pd.DataFrame:
 
 
 def test_training_names_best_and_worst_run_with_their_gap():
-    sentences = findings.training(runs({"model": "vgg_a", "final_test_acc": 61.25},
-                                       {"model": "vgg_a_bn", "final_test_acc": 70.0}), chance=10.0)
+    sentences = findings.training(
+        runs({"model": "vgg_a", "final_test_acc": 61.25}, {"model": "vgg_a_bn", "final_test_acc": 70.0}), chance=10.0
+    )
     assert sentences == ["vgg_a_bn reached the highest final test accuracy, 70.0%, 8.8 points above vgg_a (61.2%)."]
 
 
 def test_training_marks_diverged_runs_and_runs_at_chance():
-    sentences = findings.training(runs(
-        {"model": "vgg_a", "final_test_acc": 10.4},
-        {"model": "vgg_a_bn", "final_test_acc": 50.0},
-        {"model": "vgg_a_gelu", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 37, "epochs_run": 1},
-    ), chance=10.0)
-    assert "vgg_a_gelu diverged: its training loss stopped being finite at step 37, and training stopped after epoch 1 of 2." in sentences
+    sentences = findings.training(
+        runs(
+            {"model": "vgg_a", "final_test_acc": 10.4},
+            {"model": "vgg_a_bn", "final_test_acc": 50.0},
+            {"model": "vgg_a_gelu", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 37, "epochs_run": 1},
+        ),
+        chance=10.0,
+    )
+    assert (
+        "vgg_a_gelu diverged: its training loss stopped being finite at step 37, "
+        "and training stopped after epoch 1 of 2." in sentences
+    )
     # The diverged run is reported as diverged, not as "stayed at chance".
     assert sentences[-1] == "vgg_a (10.4%) stayed at chance: guessing gives 10.0% on this dataset."
 
 
 def test_batchnorm_training_says_which_trained_faster_either_way():
-    faster = findings.batchnorm_training(runs(
-        {"model": "vgg_a", "first_epoch_test_acc": 20.0, "final_test_acc": 40.0},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 35.0, "final_test_acc": 50.0}), chance=10.0)
-    assert faster[0] == ("After the first epoch, vgg_a_bn reached 35.0% test accuracy against 20.0% for vgg_a "
-                         "without BatchNorm; after the last, 50.0% against 40.0%.")
+    faster = findings.batchnorm_training(
+        runs(
+            {"model": "vgg_a", "first_epoch_test_acc": 20.0, "final_test_acc": 40.0},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 35.0, "final_test_acc": 50.0},
+        ),
+        chance=10.0,
+    )
+    assert faster[0] == (
+        "After the first epoch, vgg_a_bn reached 35.0% test accuracy against 20.0% for vgg_a "
+        "without BatchNorm; after the last, 50.0% against 40.0%."
+    )
     assert faster[1].startswith("BatchNorm trained faster")
 
-    slower = findings.batchnorm_training(runs(
-        {"model": "vgg_a", "first_epoch_test_acc": 35.0, "final_test_acc": 50.0},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 20.0, "final_test_acc": 40.0}), chance=10.0)
+    slower = findings.batchnorm_training(
+        runs(
+            {"model": "vgg_a", "first_epoch_test_acc": 35.0, "final_test_acc": 50.0},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 20.0, "final_test_acc": 40.0},
+        ),
+        chance=10.0,
+    )
     assert slower[1].startswith("This goes against the paper")
 
 
 def test_batchnorm_training_after_a_single_epoch_quotes_it_once():
-    sentences = findings.batchnorm_training(runs(
-        {"model": "vgg_a", "first_epoch_test_acc": 36.0, "final_test_acc": 36.0, "epochs_run": 1},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 47.0, "final_test_acc": 47.0, "epochs_run": 1},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 49.0, "final_test_acc": 49.0, "epochs_run": 1}), chance=10.0)
-    assert sentences[0] == ("After their single epoch, vgg_a_bn reached 48.0% test accuracy against 36.0% for vgg_a "
-                            "without BatchNorm (means over each model's runs).")
+    sentences = findings.batchnorm_training(
+        runs(
+            {"model": "vgg_a", "first_epoch_test_acc": 36.0, "final_test_acc": 36.0, "epochs_run": 1},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 47.0, "final_test_acc": 47.0, "epochs_run": 1},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 49.0, "final_test_acc": 49.0, "epochs_run": 1},
+        ),
+        chance=10.0,
+    )
+    assert sentences[0] == (
+        "After their single epoch, vgg_a_bn reached 48.0% test accuracy against 36.0% for vgg_a "
+        "without BatchNorm (means over each model's runs)."
+    )
 
 
 def test_batchnorm_training_says_plainly_when_the_plain_network_never_trained():
-    sentences = findings.batchnorm_training(runs(
-        {"model": "vgg_a", "first_epoch_test_acc": 10.0, "final_test_acc": 10.0},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 30.0, "final_test_acc": 45.0}), chance=10.0)
+    sentences = findings.batchnorm_training(
+        runs(
+            {"model": "vgg_a", "first_epoch_test_acc": 10.0, "final_test_acc": 10.0},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 30.0, "final_test_acc": 45.0},
+        ),
+        chance=10.0,
+    )
     assert sentences[-1].startswith("vgg_a never left chance accuracy at this budget")
 
 
 def test_batchnorm_training_does_not_blame_either_network_when_both_stayed_at_chance():
-    sentences = findings.batchnorm_training(runs(
-        {"model": "vgg_a", "first_epoch_test_acc": 10.0, "final_test_acc": 10.0},
-        {"model": "vgg_a_bn", "first_epoch_test_acc": 11.0, "final_test_acc": 10.4}), chance=10.0)
+    sentences = findings.batchnorm_training(
+        runs(
+            {"model": "vgg_a", "first_epoch_test_acc": 10.0, "final_test_acc": 10.0},
+            {"model": "vgg_a_bn", "first_epoch_test_acc": 11.0, "final_test_acc": 10.4},
+        ),
+        chance=10.0,
+    )
     # No verdict on speed from two networks at chance.
-    assert sentences[1:] == ["Neither vgg_a nor vgg_a_bn left chance accuracy at this budget, so this comparison "
-                             "says nothing about BatchNorm."]
+    assert sentences[1:] == [
+        "Neither vgg_a nor vgg_a_bn left chance accuracy at this budget, so this comparison "
+        "says nothing about BatchNorm."
+    ]
 
 
 def test_a_model_is_untrained_only_when_every_finished_run_of_it_is():
-    frame = runs({"model": "vgg_a", "final_test_acc": 10.0}, {"model": "vgg_a", "final_test_acc": 40.0},
-                 {"model": "vgg_a_bn", "final_test_acc": 10.0},
-                 {"model": "vgg_a_bn", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 3},
-                 {"model": "simple_cnn", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 3})
+    frame = runs(
+        {"model": "vgg_a", "final_test_acc": 10.0},
+        {"model": "vgg_a", "final_test_acc": 40.0},
+        {"model": "vgg_a_bn", "final_test_acc": 10.0},
+        {"model": "vgg_a_bn", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 3},
+        {"model": "simple_cnn", "final_test_acc": 10.0, "status": "diverged", "diverged_step": 3},
+    )
     assert findings.untrained_models(frame, chance=10.0) == {"vgg_a_bn"}
 
 
 def test_batchnorm_analyses_give_the_narrower_landscape_and_the_factor():
-    sentences = findings.batchnorm_analyses(summary({("landscape_band_mean", "vgg_a"): 0.9,
-                                                      ("landscape_band_mean", "vgg_a_bn"): 0.3}))
+    sentences = findings.batchnorm_analyses(
+        summary({("landscape_band_mean", "vgg_a"): 0.9, ("landscape_band_mean", "vgg_a_bn"): 0.3})
+    )
     assert len(sentences) == 1
     assert sentences[0].startswith("vgg_a_bn has the narrower loss landscape (course version")
     assert "0.3 against 0.9 for vgg_a (3.0×). This agrees with the paper." in sentences[0]
@@ -95,49 +132,104 @@ def test_batchnorm_analyses_give_the_narrower_landscape_and_the_factor():
 
 def test_batchnorm_analyses_say_when_a_measurement_goes_against_the_paper():
     sentences = findings.batchnorm_analyses(
-        summary({("beta_smoothness_mean", "vgg_a"): 2.0, ("beta_smoothness_mean", "vgg_a_bn"): 5.0,
-                 ("final_test_acc", "vgg_a"): 10.0, ("final_test_acc", "vgg_a_bn"): 60.0}),
-        at_chance={"vgg_a"})
+        summary(
+            {
+                ("beta_smoothness_mean", "vgg_a"): 2.0,
+                ("beta_smoothness_mean", "vgg_a_bn"): 5.0,
+                ("final_test_acc", "vgg_a"): 10.0,
+                ("final_test_acc", "vgg_a_bn"): 60.0,
+            }
+        ),
+        at_chance={"vgg_a"},
+    )
     assert sentences[0].startswith("vgg_a never left chance accuracy at this budget")
-    assert sentences[1].startswith("vgg_a has the smaller effective β-smoothness (mean): 2 against 5 for vgg_a_bn (2.5×).")
+    assert sentences[1].startswith(
+        "vgg_a has the smaller effective β-smoothness (mean): 2 against 5 for vgg_a_bn (2.5×)."
+    )
     assert "goes against" in sentences[1]
     # A higher accuracy with BatchNorm is what the paper finds.
     assert sentences[2].endswith("This agrees with the paper.")
 
 
 def test_comparison_names_first_to_converge_and_most_accurate():
-    groups = pd.DataFrame({"optimizer": ["sgd", "adam", "adamw"], "runs": [1, 1, 1],
-                           "final_test_acc": [89.2, 88.8, 89.6], "epochs_to_converge": [15.0, 12.0, 13.0],
-                           "diverged": [0, 0, 1]})
+    groups = pd.DataFrame(
+        {
+            "optimizer": ["sgd", "adam", "adamw"],
+            "runs": [1, 1, 1],
+            "final_test_acc": [89.2, 88.8, 89.6],
+            "epochs_to_converge": [15.0, 12.0, 13.0],
+            "diverged": [0, 0, 1],
+        }
+    )
     sentences = findings.comparison(groups, "optimizer")
-    assert sentences[0] == ("adam converged first, within 1.0 point of its best test accuracy after 12 epochs, "
-                            "against 15 for sgd.")
+    assert sentences[0] == (
+        "adam converged first, within 1.0 point of its best test accuracy after 12 epochs, against 15 for sgd."
+    )
     assert sentences[1] == "adamw reached the highest final test accuracy (89.6%), 0.8 points above adam (88.8%)."
     assert sentences[2] == "Runs diverged with adamw (1)."
 
 
 def test_per_class_reports_ties_as_ties():
-    accuracy = pd.DataFrame({"class": ["cat", "dog", "ship", "cat", "dog", "ship"],
-                             "accuracy": [0.0, 0.0, 80.0, 0.0, 0.0, 60.0]})
-    assert findings.per_class(accuracy) == ["Averaged over the runs, cat and dog tied as the hardest classes "
-                                            "(0.0% test accuracy) and ship was the easiest class (70.0%)."]
+    accuracy = pd.DataFrame(
+        {"class": ["cat", "dog", "ship", "cat", "dog", "ship"], "accuracy": [0.0, 0.0, 80.0, 0.0, 0.0, 60.0]}
+    )
+    assert findings.per_class(accuracy) == [
+        "Averaged over the runs, cat and dog tied as the hardest classes "
+        "(0.0% test accuracy) and ship was the easiest class (70.0%)."
+    ]
 
 
 @pytest.mark.parametrize("budget", ["quick", "full"])
 def test_claims_summary_counts_statuses_and_marks_budget(budget):
-    audit = pd.DataFrame([
-        {"status": "compared", "metric": "final_test_acc", "kind": "number", "subject": "vgg_a",
-         "source": "report_000", "claimed_value": 86.43, "measured_value": 31.22, "difference": -55.21},
-        {"status": "compared", "metric": "params", "kind": "number", "subject": "vgg_a_bn",
-         "source": "report_000", "claimed_value": 9233418, "measured_value": 9756426, "difference": 523008},
-        {"status": "not measured", "metric": "final_test_acc", "kind": "number", "subject": "adam",
-         "source": "report_000", "claimed_value": 88.8, "measured_value": None, "difference": None},
-        {"status": "flagged", "metric": "params", "kind": "number", "subject": "vgg_a",
-         "source": "report_000", "claimed_value": None, "measured_value": 9750922, "difference": None},
-    ])
+    audit = pd.DataFrame(
+        [
+            {
+                "status": "compared",
+                "metric": "final_test_acc",
+                "kind": "number",
+                "subject": "vgg_a",
+                "source": "report_000",
+                "claimed_value": 86.43,
+                "measured_value": 31.22,
+                "difference": -55.21,
+            },
+            {
+                "status": "compared",
+                "metric": "params",
+                "kind": "number",
+                "subject": "vgg_a_bn",
+                "source": "report_000",
+                "claimed_value": 9233418,
+                "measured_value": 9756426,
+                "difference": 523008,
+            },
+            {
+                "status": "not measured",
+                "metric": "final_test_acc",
+                "kind": "number",
+                "subject": "adam",
+                "source": "report_000",
+                "claimed_value": 88.8,
+                "measured_value": None,
+                "difference": None,
+            },
+            {
+                "status": "flagged",
+                "metric": "params",
+                "kind": "number",
+                "subject": "vgg_a",
+                "source": "report_000",
+                "claimed_value": None,
+                "measured_value": 9750922,
+                "difference": None,
+            },
+        ]
+    )
     sentences = findings.claims(audit, budget, "full")
-    assert sentences[0] == ("Of 4 claims, 2 compared with this run, 1 not measured (their studies are not in this "
-                            "config) and 1 flagged because their source contradicts itself.")
+    assert sentences[0] == (
+        "Of 4 claims, 2 compared with this run, 1 not measured (their studies are not in this "
+        "config) and 1 flagged because their source contradicts itself."
+    )
     assert any(s.startswith("This run used the quick budget") for s in sentences) == (budget == "quick")
     assert "The measured accuracy is below the claim in 1 of 1 comparisons, by 55.2 points to 55.2 points." in sentences
     assert sentences[-1] == "At width 1, the parameter count matches no claim and differs for vgg_a_bn (+523,008)."

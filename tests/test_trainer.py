@@ -19,10 +19,22 @@ class Killed(Exception):
 
 
 def make_spec(**axes):
-    config = {"datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz", "num_classes": 10}},
-              "experiments": {"t": {"dataset": "tiny", "model": "vgg_a_bn", "width": 0.125, "lr": 0.02,
-                                    "epochs": 3, "batch_size": 50, "augmentation": "crop+flip",
-                                    "snapshot_epochs": [0, 2], **axes}}}
+    config = {
+        "datasets": {"tiny": {"torchvision": "CIFAR10", "local": "tiny.npz", "num_classes": 10}},
+        "experiments": {
+            "t": {
+                "dataset": "tiny",
+                "model": "vgg_a_bn",
+                "width": 0.125,
+                "lr": 0.02,
+                "epochs": 3,
+                "batch_size": 50,
+                "augmentation": "crop+flip",
+                "snapshot_epochs": [0, 2],
+                **axes,
+            }
+        },
+    }
     (spec,) = study.expand(study.validate(config, SCHEMA))
     return spec
 
@@ -33,9 +45,17 @@ def data(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("data")
     out = root / "tiny.npz"
-    prepare(study.validate({"datasets": {"d": {"torchvision": "CIFAR10", "local": "x", "num_classes": 10}},
-                            "experiments": {"e": {"dataset": "d", "model": "vgg_a"}}}, SCHEMA)["datasets"]["d"],
-            write_npz(root / "src.npz", train_per_class=10, test_per_class=4), out)
+    prepare(
+        study.validate(
+            {
+                "datasets": {"d": {"torchvision": "CIFAR10", "local": "x", "num_classes": 10}},
+                "experiments": {"e": {"dataset": "d", "model": "vgg_a"}},
+            },
+            SCHEMA,
+        )["datasets"]["d"],
+        write_npz(root / "src.npz", train_per_class=10, test_per_class=4),
+        out,
+    )
     return out
 
 
@@ -47,8 +67,17 @@ def test_a_run_writes_its_results_and_learns(tmp_path, data):
     spec = make_spec(model="simple_cnn", epochs=8, lr=0.01, batch_size=10, augmentation="none", width=1.0)
     summary = train(spec, data, tmp_path, CODE, log=lambda s: None)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
-    assert list(metrics.columns) == ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
-                                     "seconds", "images_per_s", "status"]
+    assert list(metrics.columns) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+        "seconds",
+        "images_per_s",
+        "status",
+    ]
     assert metrics["epoch"].tolist() == list(range(1, 9))
     assert metrics["test_acc"].iloc[-1] > 30  # 10 synthetic classes: chance is 10%
     steps = pd.read_csv(tmp_path / "steps.csv")
@@ -94,7 +123,9 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_result(tmp_path, d
 
 def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path, data):
     with pytest.raises(Killed):
-        train(make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0)
+        train(
+            make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0
+        )
     lines = []
     train(make_spec(lr=0.01), data, tmp_path, CODE, log=lines.append)
     assert lines[0] == f"{tmp_path / 'checkpoint.pt'} belongs to another spec; starting afresh"
@@ -102,7 +133,9 @@ def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path, data):
 
 def test_a_checkpoint_of_other_code_is_not_resumed_and_the_log_says_why(tmp_path, data):
     with pytest.raises(Killed):
-        train(make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0)
+        train(
+            make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0
+        )
     lines = []
     train(make_spec(), data, tmp_path, "code-v2", log=lines.append)
     assert lines[0] == f"{tmp_path / 'checkpoint.pt'} was written by code {CODE}, this is code-v2; starting afresh"
@@ -115,7 +148,9 @@ def test_a_checkpoint_of_other_code_is_not_resumed_and_the_log_says_why(tmp_path
 def test_the_checkpoint_keeps_rng_states_as_cpu_byte_tensors(tmp_path, data):
     """What torch.set_rng_state and Generator.set_state accept on every device: resume on CUDA depends on it."""
     with pytest.raises(Killed):
-        train(make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0)
+        train(
+            make_spec(), data, tmp_path, CODE, log=lambda line: (_ for _ in ()).throw(Killed) if "epoch" in line else 0
+        )
     state = torch.load(tmp_path / "checkpoint.pt", map_location="cpu", weights_only=False)
     for key in ("generator", "torch_rng"):
         assert state[key].device.type == "cpu" and state[key].dtype == torch.uint8, key
@@ -128,8 +163,13 @@ def test_a_killed_cuda_run_resumes_and_ends_close_to_an_uninterrupted_one(tmp_pa
     spec = make_spec(epochs=2)
     train(spec, data, tmp_path / "whole", CODE, log=lambda s: None)
     with pytest.raises(Killed):
-        train(spec, data, tmp_path / "killed", CODE,
-              log=lambda line: (_ for _ in ()).throw(Killed) if line.startswith("epoch   1/") else 0)
+        train(
+            spec,
+            data,
+            tmp_path / "killed",
+            CODE,
+            log=lambda line: (_ for _ in ()).throw(Killed) if line.startswith("epoch   1/") else 0,
+        )
     lines = []
     train(spec, data, tmp_path / "killed", CODE, log=lines.append)
     assert any(line.startswith("resuming") for line in lines)

@@ -43,8 +43,9 @@ def cmd_train(args) -> None:
 
     load_all()
     torch.set_num_threads(args.threads)
-    summary = train(json.loads(args.spec), Path(args.data), Path(args.out), args.code_version,
-                    log=lambda s: print(s, flush=True))
+    summary = train(
+        json.loads(args.spec), Path(args.data), Path(args.out), args.code_version, log=lambda s: print(s, flush=True)
+    )
     print(f"done: {summary['status']}, final test acc {summary['final_test_acc']:.2f}%")
 
 
@@ -85,8 +86,9 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     v.add_argument("--data", required=True, help="the prepared .npz")
     v.add_argument("--out", required=True, help="the run's folder")
     v.add_argument("--threads", type=int, default=1)
-    v.add_argument("--code-version", required=True,
-                   help="hash of the code that trains (a checkpoint of other code is not resumed)")
+    v.add_argument(
+        "--code-version", required=True, help="hash of the code that trains (a checkpoint of other code is not resumed)"
+    )
     v.set_defaults(func=cmd_train)
 
     # A stage's verbs are built only when that stage is called, so a job imports no other stage's code.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -36,8 +36,12 @@ def training_autocast(device: torch.device):
 @contextlib.contextmanager
 def exact_numerics() -> Iterator[None]:
     """fp32 matmuls and convolutions without TF32, deterministic algorithms where available; restored on exit."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:

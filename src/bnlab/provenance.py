@@ -50,8 +50,10 @@ def _imported(node: ast.AST) -> set[str]:
         names = {alias.name for alias in node.names}
     elif isinstance(node, ast.ImportFrom) and node.module:
         # `from bnlab.analysis import grad_distance` loads a submodule; `from bnlab.io import write_csv` does not.
-        names = {f"{node.module}.{alias.name}" if module_path(f"{node.module}.{alias.name}") else node.module
-                 for alias in node.names}
+        names = {
+            f"{node.module}.{alias.name}" if module_path(f"{node.module}.{alias.name}") else node.module
+            for alias in node.names
+        }
     modules = set()
     for name in names:
         if name == PACKAGE or name.startswith(PACKAGE + "."):

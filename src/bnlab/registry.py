@@ -7,7 +7,8 @@ so adding a model is one file plus one import line in ``bnlab.models``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Registry:
@@ -48,4 +49,3 @@ OPTIMIZERS = Registry("optimizer")
 SCHEDULES = Registry("schedule")
 LOSSES = Registry("loss")
 AUGMENTATIONS = Registry("augmentation")
-

@@ -13,15 +13,15 @@ if BN:
             bn_run_files("steps.csv"),
         output:
             "results/analysis/loss_landscape/{experiment}.csv",
-        params:
-            runs=bn_run_dirs,
-            code=provenance.code_hash("analyse loss-landscape"),
         log:
             "logs/analysis/loss_landscape/{experiment}.log",
         benchmark:
             "benchmarks/analysis/loss_landscape/{experiment}.tsv"
         conda:
             ENV
+        params:
+            runs=bn_run_dirs,
+            code=provenance.code_hash("analyse loss-landscape"),
         shell:
             "bnlab analyse loss-landscape --runs {params.runs:q} --out {output} > {log} 2>&1"
 
@@ -30,15 +30,15 @@ if BN:
             bn_run_files("probes.csv"),
         output:
             "results/analysis/line_search/{experiment}.csv",
-        params:
-            runs=bn_run_dirs,
-            code=provenance.code_hash("analyse line-search"),
         log:
             "logs/analysis/line_search/{experiment}.log",
         benchmark:
             "benchmarks/analysis/line_search/{experiment}.tsv"
         conda:
             ENV
+        params:
+            runs=bn_run_dirs,
+            code=provenance.code_hash("analyse line-search"),
         shell:
             "bnlab analyse line-search --runs {params.runs:q} --out {output} > {log} 2>&1"
 
@@ -47,15 +47,15 @@ if BN:
             bn_run_files("metrics.csv"),
         output:
             "results/analysis/training_curves/{experiment}.csv",
-        params:
-            runs=bn_run_dirs,
-            code=provenance.code_hash("analyse training-curves"),
         log:
             "logs/analysis/training_curves/{experiment}.log",
         benchmark:
             "benchmarks/analysis/training_curves/{experiment}.tsv"
         conda:
             ENV
+        params:
+            runs=bn_run_dirs,
+            code=provenance.code_hash("analyse training-curves"),
         shell:
             "bnlab analyse training-curves --runs {params.runs:q} --out {output} > {log} 2>&1"
 
@@ -65,6 +65,15 @@ if BN:
             data=bn_data,
         output:
             "results/analysis/grad_distance/{experiment}.csv",
+        log:
+            "logs/analysis/grad_distance/{experiment}.log",
+        benchmark:
+            "benchmarks/analysis/grad_distance/{experiment}.tsv"
+        conda:
+            ENV
+        threads: config["threads"]
+        resources:
+            gpu=1,
         params:
             runs=bn_run_dirs,
             d_max=BN["grad_distance"]["d_max"],
@@ -73,15 +82,6 @@ if BN:
             batch_size=BN["batch_size"],
             seed=BN["seed"],
             code=provenance.code_hash("analyse grad-distance", BN["models"]),
-        threads: config["threads"]
-        resources:
-            gpu=1,
-        log:
-            "logs/analysis/grad_distance/{experiment}.log",
-        benchmark:
-            "benchmarks/analysis/grad_distance/{experiment}.tsv"
-        conda:
-            ENV
         shell:
             "bnlab analyse grad-distance --runs {params.runs:q} --data {input.data} --out {output}"
             " --d-max {params.d_max} --points {params.points} --batches {params.batches}"
@@ -93,6 +93,15 @@ if BN:
             data=bn_data,
         output:
             "results/analysis/input_smoothness/{experiment}.csv",
+        log:
+            "logs/analysis/input_smoothness/{experiment}.log",
+        benchmark:
+            "benchmarks/analysis/input_smoothness/{experiment}.tsv"
+        conda:
+            ENV
+        threads: config["threads"]
+        resources:
+            gpu=1,
         params:
             runs=bn_run_dirs,
             noise_std=BN["input_smoothness"]["noise_std"],
@@ -100,15 +109,6 @@ if BN:
             batch_size=BN["batch_size"],
             seed=BN["seed"],
             code=provenance.code_hash("analyse input-smoothness", BN["models"]),
-        threads: config["threads"]
-        resources:
-            gpu=1,
-        log:
-            "logs/analysis/input_smoothness/{experiment}.log",
-        benchmark:
-            "benchmarks/analysis/input_smoothness/{experiment}.tsv"
-        conda:
-            ENV
         shell:
             "bnlab analyse input-smoothness --runs {params.runs:q} --data {input.data} --out {output}"
             " --noise-std {params.noise_std} --batches {params.batches} --batch-size {params.batch_size}"
@@ -120,19 +120,19 @@ if BN:
             data=bn_data,
         output:
             "results/analysis/activations/{experiment}.csv",
-        params:
-            runs=bn_run_dirs,
-            threshold=BN["activations"]["dead_threshold"],
-            code=provenance.code_hash("analyse activations", BN["models"]),
-        threads: config["threads"]
-        resources:
-            gpu=1,
         log:
             "logs/analysis/activations/{experiment}.log",
         benchmark:
             "benchmarks/analysis/activations/{experiment}.tsv"
         conda:
             ENV
+        threads: config["threads"]
+        resources:
+            gpu=1,
+        params:
+            runs=bn_run_dirs,
+            threshold=BN["activations"]["dead_threshold"],
+            code=provenance.code_hash("analyse activations", BN["models"]),
         shell:
             "bnlab analyse activations --runs {params.runs:q} --data {input.data} --out {output}"
             " --threshold {params.threshold} --threads {threads} > {log} 2>&1"
@@ -143,21 +143,21 @@ if BN:
             data=bn_data,
         output:
             "results/analysis/gradient_health/{experiment}.csv",
-        params:
-            runs=bn_run_dirs,
-            batches=BN["batches"],
-            batch_size=BN["batch_size"],
-            seed=BN["seed"],
-            code=provenance.code_hash("analyse gradient-health", BN["models"]),
-        threads: config["threads"]
-        resources:
-            gpu=1,
         log:
             "logs/analysis/gradient_health/{experiment}.log",
         benchmark:
             "benchmarks/analysis/gradient_health/{experiment}.tsv"
         conda:
             ENV
+        threads: config["threads"]
+        resources:
+            gpu=1,
+        params:
+            runs=bn_run_dirs,
+            batches=BN["batches"],
+            batch_size=BN["batch_size"],
+            seed=BN["seed"],
+            code=provenance.code_hash("analyse gradient-health", BN["models"]),
         shell:
             "bnlab analyse gradient-health --runs {params.runs:q} --data {input.data} --out {output}"
             " --batches {params.batches} --batch-size {params.batch_size} --seed {params.seed}"
@@ -169,20 +169,20 @@ if BN:
             data=bn_data,
         output:
             "results/analysis/feature_maps/{experiment}.npz",
-        params:
-            runs=bn_run_dirs,
-            images=BN["feature_maps"]["images"],
-            layers=BN["feature_maps"]["layers"],
-            code=provenance.code_hash("analyse feature-maps", BN["models"]),
-        threads: config["threads"]
-        resources:
-            gpu=1,
         log:
             "logs/analysis/feature_maps/{experiment}.log",
         benchmark:
             "benchmarks/analysis/feature_maps/{experiment}.tsv"
         conda:
             ENV
+        threads: config["threads"]
+        resources:
+            gpu=1,
+        params:
+            runs=bn_run_dirs,
+            images=BN["feature_maps"]["images"],
+            layers=BN["feature_maps"]["layers"],
+            code=provenance.code_hash("analyse feature-maps", BN["models"]),
         shell:
             "bnlab analyse feature-maps --runs {params.runs:q} --data {input.data} --out {output}"
             " --images {params.images} --layers {params.layers} --threads {threads} > {log} 2>&1"
@@ -198,15 +198,15 @@ if BN:
             training_curves=bn_table(config, "training_curves", "trained"),
         output:
             BN_SUMMARY,
-        params:
-            models=BN["models"],
-            code=provenance.code_hash("analyse summary"),
         log:
             "logs/analysis/bn_summary.log",
         benchmark:
             "benchmarks/analysis/bn_summary.tsv"
         conda:
             ENV
+        params:
+            models=BN["models"],
+            code=provenance.code_hash("analyse summary"),
         shell:
             "bnlab analyse summary --tables loss_landscape={input.loss_landscape} line_search={input.line_search}"
             " grad_distance={input.grad_distance} input_smoothness={input.input_smoothness}"

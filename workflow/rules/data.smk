@@ -3,14 +3,14 @@
 rule download:
     output:
         directory("results/downloads/{dataset}"),
-    params:
-        torchvision=lambda wc: config["datasets"][wc.dataset]["torchvision"],
     log:
         "logs/download/{dataset}.log",
     benchmark:
         "benchmarks/download/{dataset}.tsv"
     conda:
         ENV
+    params:
+        torchvision=lambda wc: config["datasets"][wc.dataset]["torchvision"],
     shell:
         "bnlab download --torchvision {params.torchvision} --out {output} > {log} 2>&1"
 
@@ -21,14 +21,14 @@ rule prepare:
     output:
         data="results/data/{dataset}.npz",
         sha256="results/data/{dataset}.sha256",
-    params:
-        dataset=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
-        code=provenance.code_hash("prepare"),
     log:
         "logs/prepare/{dataset}.log",
     benchmark:
         "benchmarks/prepare/{dataset}.tsv"
     conda:
         ENV
+    params:
+        dataset=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
+        code=provenance.code_hash("prepare"),
     shell:
         "bnlab prepare --dataset {params.dataset:q} --source {input} --out {output.data} > {log} 2>&1"

@@ -21,17 +21,17 @@ for figure in MANIFEST["figures"]:
                 subcategory=figure["subcategory"],
             ),
             svg=figure["path"].removesuffix(".png") + ".svg",
-        params:
-            kind=figure["kind"],
-            inputs=figure["inputs"],
-            options=figure["options"],
-            code=provenance.code_hash(f"figure {figure['kind']}"),
         log:
             f"logs/figures/{figure['name']}.log",
         benchmark:
             f"benchmarks/figures/{figure['name']}.tsv"
         conda:
             ENV
+        params:
+            kind=figure["kind"],
+            inputs=figure["inputs"],
+            options=figure["options"],
+            code=provenance.code_hash(f"figure {figure['kind']}"),
         shell:
             "bnlab figure {params.kind} --input {params.inputs} --out {output.png} {params.options} > {log} 2>&1"
 

@@ -2,7 +2,9 @@
 # notebook it shows, so results/report/ is self-contained. What it shows is the manifest (bnlab.report.manifest).
 import glob
 
+
 report: "../../report/workflow.rst"
+
 
 # Every figure the report shows, each experiment's and dataset's and the BatchNorm study's.
 REPORT_FIGURES = [f["path"] for f in MANIFEST["figures"]]
@@ -21,15 +23,15 @@ rule render_report:
         report=report("results/report/report.md", caption="../../report/captions/report.rst", category="Report"),
         figures=[f"results/report/figures/{Path(f).name}" for f in REPORT_FIGURES],
         notebooks=[f"results/report/notebooks/{Path(n).name}" for n in MANIFEST["notebooks"]],
-    params:
-        manifest=json.dumps(MANIFEST),
-        code=provenance.code_hash("report render"),
     log:
         "logs/report/render_report.log",
     benchmark:
         "benchmarks/report/render_report.tsv"
     conda:
         ENV
+    params:
+        manifest=json.dumps(MANIFEST),
+        code=provenance.code_hash("report render"),
     shell:
         "bnlab report render --template {input.template} --manifest {params.manifest:q} --out {output.report}"
         " > {log} 2>&1"

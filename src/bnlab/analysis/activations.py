@@ -24,12 +24,23 @@ import torch
 from torch import nn
 
 from bnlab.analysis import runs
-from bnlab.train.run_folder import load_saved, rebuild_model
 from bnlab.device import EVAL_BATCH
 from bnlab.errors import AnalysisError
+from bnlab.train.run_folder import load_saved, rebuild_model
 
-COLUMNS = ["model", "lr", "run", "layer_index", "layer", "units", "mean", "std", "threshold", "dead_units",
-           "never_active_units"]
+COLUMNS = [
+    "model",
+    "lr",
+    "run",
+    "layer_index",
+    "layer",
+    "units",
+    "mean",
+    "std",
+    "threshold",
+    "dead_units",
+    "never_active_units",
+]
 
 
 class _LayerStats:
@@ -76,10 +87,18 @@ def relu_statistics(model: nn.Module, batches, threshold: float) -> pd.DataFrame
         if s.unit_sum is None:
             raise AnalysisError(f"ReLU {name} was never called")
         mean = s.total / s.count
-        rows.append({"layer_index": index, "layer": name, "units": len(s.unit_sum), "mean": mean,
-                     "std": max(s.total_sq / s.count - mean ** 2, 0.0) ** 0.5, "threshold": threshold,
-                     "dead_units": int((s.unit_sum / s.unit_count < threshold).sum()),
-                     "never_active_units": int((~s.ever_active).sum())})
+        rows.append(
+            {
+                "layer_index": index,
+                "layer": name,
+                "units": len(s.unit_sum),
+                "mean": mean,
+                "std": max(s.total_sq / s.count - mean**2, 0.0) ** 0.5,
+                "threshold": threshold,
+                "dead_units": int((s.unit_sum / s.unit_count < threshold).sum()),
+                "never_active_units": int((~s.ever_active).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

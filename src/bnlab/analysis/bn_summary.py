@@ -30,8 +30,15 @@ from bnlab.errors import AnalysisError
 
 COLUMNS = ["metric", "model", "value"]
 SUMMARY_DISTANCE = 0.5
-TABLES = ("loss_landscape", "line_search", "grad_distance", "input_smoothness", "activations", "gradient_health",
-          "training_curves")
+TABLES = (
+    "loss_landscape",
+    "line_search",
+    "grad_distance",
+    "input_smoothness",
+    "activations",
+    "gradient_health",
+    "training_curves",
+)
 
 
 def _pct(part: pd.Series, whole: pd.Series) -> float:
@@ -41,8 +48,10 @@ def _pct(part: pd.Series, whole: pd.Series) -> float:
 def _at_distance(frame: pd.DataFrame) -> float:
     curve = frame.groupby("distance")["max_grad_diff"].mean()
     if not curve.index.min() <= SUMMARY_DISTANCE <= curve.index.max():
-        raise AnalysisError(f"gradient differences were computed for distances {curve.index.min():g}.."
-                            f"{curve.index.max():g}, which do not reach {SUMMARY_DISTANCE}")
+        raise AnalysisError(
+            f"gradient differences were computed for distances {curve.index.min():g}.."
+            f"{curve.index.max():g}, which do not reach {SUMMARY_DISTANCE}"
+        )
     return float(np.interp(SUMMARY_DISTANCE, curve.index.to_numpy(), curve.to_numpy()))
 
 

@@ -1,4 +1,7 @@
-"""`bnlab analyse <analysis>` verbs of the analysis stage (registered by `bnlab.cli`). Argument parsing and file I/O only."""
+"""`bnlab analyse <analysis>`: the analysis stage's verbs (registered by `bnlab.cli`).
+
+Argument parsing and file I/O only.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +55,19 @@ def cmd_grad_distance(args) -> None:
     from bnlab.io import write_csv
 
     data, device = _on_device(args)
-    write_csv(grad_distance.table(args.runs, data, device, d_max=args.d_max, points=args.points,
-                                  batches=args.batches, batch_size=args.batch_size, seed=args.seed), args.out)
+    write_csv(
+        grad_distance.table(
+            args.runs,
+            data,
+            device,
+            d_max=args.d_max,
+            points=args.points,
+            batches=args.batches,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        ),
+        args.out,
+    )
 
 
 def cmd_input_smoothness(args) -> None:
@@ -61,8 +75,18 @@ def cmd_input_smoothness(args) -> None:
     from bnlab.io import write_csv
 
     data, device = _on_device(args)
-    write_csv(input_smoothness.table(args.runs, data, device, noise_std=args.noise_std, batches=args.batches,
-                                     batch_size=args.batch_size, seed=args.seed), args.out)
+    write_csv(
+        input_smoothness.table(
+            args.runs,
+            data,
+            device,
+            noise_std=args.noise_std,
+            batches=args.batches,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        ),
+        args.out,
+    )
 
 
 def cmd_activations(args) -> None:
@@ -78,8 +102,12 @@ def cmd_gradient_health(args) -> None:
     from bnlab.io import write_csv
 
     data, device = _on_device(args)
-    write_csv(gradient_health.table(args.runs, data, device, batches=args.batches, batch_size=args.batch_size,
-                                    seed=args.seed), args.out)
+    write_csv(
+        gradient_health.table(
+            args.runs, data, device, batches=args.batches, batch_size=args.batch_size, seed=args.seed
+        ),
+        args.out,
+    )
 
 
 def cmd_feature_maps(args) -> None:
@@ -129,25 +157,46 @@ def add_verbs(analyse) -> None:
     kind("loss-landscape", cmd_loss_landscape, "band of per-step training loss over learning rates (steps.csv)")
     kind("line-search", cmd_line_search, "per-step bands of the trainer's line-search probe (probes.csv)")
     kind("training-curves", cmd_training_curves, "loss and accuracy per epoch (metrics.csv), long form")
-    v = kind("grad-distance", cmd_grad_distance, "max gradient difference over distance along the gradient",
-             model=True, batches=True)
+    v = kind(
+        "grad-distance",
+        cmd_grad_distance,
+        "max gradient difference over distance along the gradient",
+        model=True,
+        batches=True,
+    )
     v.add_argument("--d-max", type=float, default=1.0, help="largest distance moved in weight space")
     v.add_argument("--points", type=int, default=11, help="number of distances in [0, d-max]")
-    v = kind("input-smoothness", cmd_input_smoothness, "change of the input gradient under Gaussian input noise",
-             model=True, batches=True)
+    v = kind(
+        "input-smoothness",
+        cmd_input_smoothness,
+        "change of the input gradient under Gaussian input noise",
+        model=True,
+        batches=True,
+    )
     v.add_argument("--noise-std", type=float, default=0.01, help="std of the noise, in normalised input units")
     v = kind("activations", cmd_activations, "per-ReLU mean, std and dead units over the test set", model=True)
     v.add_argument("--threshold", type=float, default=0.01, help="a unit with a lower mean activation is dead")
-    kind("gradient-health", cmd_gradient_health, "per-parameter gradient norm, vanishing and exploding shares "
-         "at the snapshot epochs", model=True, batches=True)
-    v = kind("feature-maps", cmd_feature_maps, "first conv layers' activations for fixed test images (.npz)",
-             model=True)
+    kind(
+        "gradient-health",
+        cmd_gradient_health,
+        "per-parameter gradient norm, vanishing and exploding shares at the snapshot epochs",
+        model=True,
+        batches=True,
+    )
+    v = kind(
+        "feature-maps", cmd_feature_maps, "first conv layers' activations for fixed test images (.npz)", model=True
+    )
     v.add_argument("--images", type=int, default=4, help="first test image of each of this many classes")
     v.add_argument("--layers", type=int, default=2, help="number of conv ReLUs to keep")
 
     v = kinds.add_parser("summary", help="the BatchNorm numbers the report quotes (bn_summary.csv)")
-    v.add_argument("--tables", nargs="+", required=True, metavar="ANALYSIS=CSV",
-                   help="each analysis table the summary reads (bnlab.analysis.bn_summary.TABLES)")
+    v.add_argument(
+        "--tables",
+        nargs="+",
+        required=True,
+        metavar="ANALYSIS=CSV",
+        help="each analysis table the summary reads (bnlab.analysis.bn_summary.TABLES)",
+    )
     v.add_argument("--models", nargs="+", required=True, help="models to summarise")
     v.add_argument("--out", required=True)
     v.set_defaults(func=cmd_summary)

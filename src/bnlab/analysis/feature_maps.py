@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnlab.train.run_folder import load_saved, rebuild_model
 from bnlab.data.loader import DeviceDataset
 from bnlab.errors import AnalysisError
+from bnlab.train.run_folder import load_saved, rebuild_model
 
 
 def first_of_each_class(labels: np.ndarray, count: int) -> np.ndarray:
@@ -33,8 +33,11 @@ def first_of_each_class(labels: np.ndarray, count: int) -> np.ndarray:
 def conv_activations(model: nn.Module, x: torch.Tensor, layers: int) -> list[tuple[str, torch.Tensor]]:
     """(name, output) of the first ``layers`` ReLUs that output feature maps, in forward order."""
     outputs: list[tuple[str, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out, name=name: outputs.append((name, out.detach())))
-             for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out, name=name: outputs.append((name, out.detach())))
+        for name, m in model.named_modules()
+        if isinstance(m, nn.ReLU)
+    ]
     try:
         model.eval()
         model(x)

@@ -21,9 +21,9 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 
 from bnlab.analysis import runs
+from bnlab.analysis.gradients import gradient_mode, set_weights, trainable, weight_gradient
 from bnlab.device import exact_numerics
 from bnlab.train.run_folder import rebuild_model
-from bnlab.analysis.gradients import gradient_mode, set_weights, trainable, weight_gradient
 
 COLUMNS = ["model", "lr", "run", "batch", "distance", "max_grad_diff"]
 
@@ -44,16 +44,26 @@ def max_grad_diff(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, d
 
 
 @exact_numerics()
-def table(run_dirs, data: dict, device: torch.device, *, d_max: float, points: int, batches: int,
-          batch_size: int, seed: int) -> pd.DataFrame:
+def table(
+    run_dirs, data: dict, device: torch.device, *, d_max: float, points: int, batches: int, batch_size: int, seed: int
+) -> pd.DataFrame:
     distances = np.linspace(0.0, d_max, points)
     rows = []
     for run_dir in run_dirs:
-        saved, spec, loss_fn, images = runs.gradient_inputs(run_dir, data, device, batches=batches,
-                                                            batch_size=batch_size, seed=seed)
+        saved, spec, loss_fn, images = runs.gradient_inputs(
+            run_dir, data, device, batches=batches, batch_size=batch_size, seed=seed
+        )
         model = gradient_mode(rebuild_model(saved, data, device))
         for batch, (x, y) in enumerate(images.batches(batch_size)):
             for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances)):
-                rows.append({"model": spec["model"], "lr": spec["lr"], "run": spec["run"], "batch": batch,
-                             "distance": d, "max_grad_diff": diff})
+                rows.append(
+                    {
+                        "model": spec["model"],
+                        "lr": spec["lr"],
+                        "run": spec["run"],
+                        "batch": batch,
+                        "distance": d,
+                        "max_grad_diff": diff,
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS)

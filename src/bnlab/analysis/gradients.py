@@ -45,5 +45,5 @@ def set_weights(model: nn.Module, flat: torch.Tensor) -> None:
     """Copy the flat vector ``flat`` into the trainable parameters (the inverse of ``weight_gradient``'s layout)."""
     offset = 0
     for p in trainable(model):
-        p.copy_(flat[offset:offset + p.numel()].view_as(p))
+        p.copy_(flat[offset : offset + p.numel()].view_as(p))
         offset += p.numel()

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from bnlab.analysis import runs
+from bnlab.analysis.gradients import gradient_mode, input_gradient
 from bnlab.device import exact_numerics
 from bnlab.train.run_folder import rebuild_model
-from bnlab.analysis.gradients import gradient_mode, input_gradient
 
 COLUMNS = ["model", "lr", "run", "batch", "noise_std", "ratio"]
 
@@ -32,16 +32,26 @@ def gradient_change_ratio(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.T
 
 
 @exact_numerics()
-def table(run_dirs, data: dict, device: torch.device, *, noise_std: float, batches: int, batch_size: int,
-          seed: int) -> pd.DataFrame:
+def table(
+    run_dirs, data: dict, device: torch.device, *, noise_std: float, batches: int, batch_size: int, seed: int
+) -> pd.DataFrame:
     rows = []
     for run_dir in run_dirs:
-        saved, spec, loss_fn, images = runs.gradient_inputs(run_dir, data, device, batches=batches,
-                                                            batch_size=batch_size, seed=seed)
+        saved, spec, loss_fn, images = runs.gradient_inputs(
+            run_dir, data, device, batches=batches, batch_size=batch_size, seed=seed
+        )
         model = gradient_mode(rebuild_model(saved, data, device))
         noise = torch.Generator(device=device).manual_seed(seed)  # the same perturbations for every run
         for batch, (x, y) in enumerate(images.batches(batch_size)):
             delta = noise_std * torch.randn(x.shape, generator=noise, device=device)
-            rows.append({"model": spec["model"], "lr": spec["lr"], "run": spec["run"], "batch": batch,
-                         "noise_std": noise_std, "ratio": gradient_change_ratio(model, loss_fn, x, y, delta)})
+            rows.append(
+                {
+                    "model": spec["model"],
+                    "lr": spec["lr"],
+                    "run": spec["run"],
+                    "batch": batch,
+                    "noise_std": noise_std,
+                    "ratio": gradient_change_ratio(model, loss_fn, x, y, delta),
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -30,6 +30,12 @@ def loss_band(steps: pd.DataFrame) -> pd.DataFrame:
     wide = steps.pivot_table(index=["model", "step", "epoch"], columns="lr", values="loss", aggfunc="first")
     wide = wide.where(~np.isinf(wide).groupby(level="model").cummax(), np.inf)
     finite = wide.where(np.isfinite(wide))
-    band = pd.DataFrame({"lrs": finite.notna().sum(axis=1), "diverged": np.isinf(wide).sum(axis=1),
-                         "loss_min": finite.min(axis=1), "loss_max": wide.max(axis=1)})
+    band = pd.DataFrame(
+        {
+            "lrs": finite.notna().sum(axis=1),
+            "diverged": np.isinf(wide).sum(axis=1),
+            "loss_min": finite.min(axis=1),
+            "loss_max": wide.max(axis=1),
+        }
+    )
     return band.reset_index()[COLUMNS]

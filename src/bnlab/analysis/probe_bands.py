@@ -23,20 +23,43 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["model", "lr", "run", "step", "epoch", "step_sizes", "loss_at_w", "loss_min", "loss_max",
-           "grad_diff_min", "grad_diff_mean", "grad_diff_max", "beta_max"]
+COLUMNS = [
+    "model",
+    "lr",
+    "run",
+    "step",
+    "epoch",
+    "step_sizes",
+    "loss_at_w",
+    "loss_min",
+    "loss_max",
+    "grad_diff_min",
+    "grad_diff_mean",
+    "grad_diff_max",
+    "beta_max",
+]
 
 
 def probe_bands(probes: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, lr, run, step) from the probe records (columns as in probes.csv plus model, lr, run)."""
     values = ["loss", "grad_diff", "beta"]
     finite = np.isfinite(probes[values]).all(axis=1)
-    probes = probes.assign(**{v: probes[v].where(np.isfinite(probes[v]), np.inf) for v in values},
-                           finite_size=probes["step_size"].where(finite))
-    bands = (probes.groupby(["model", "lr", "run", "step", "epoch"], sort=True)
-             .agg(step_sizes=("finite_size", "nunique"), loss_at_w=("loss_at_w", "first"),
-                  loss_min=("loss", "min"), loss_max=("loss", "max"),
-                  grad_diff_min=("grad_diff", "min"), grad_diff_mean=("grad_diff", "mean"),
-                  grad_diff_max=("grad_diff", "max"), beta_max=("beta", "max"))
-             .reset_index())
+    probes = probes.assign(
+        **{v: probes[v].where(np.isfinite(probes[v]), np.inf) for v in values},
+        finite_size=probes["step_size"].where(finite),
+    )
+    bands = (
+        probes.groupby(["model", "lr", "run", "step", "epoch"], sort=True)
+        .agg(
+            step_sizes=("finite_size", "nunique"),
+            loss_at_w=("loss_at_w", "first"),
+            loss_min=("loss", "min"),
+            loss_max=("loss", "max"),
+            grad_diff_min=("grad_diff", "min"),
+            grad_diff_mean=("grad_diff", "mean"),
+            grad_diff_max=("grad_diff", "max"),
+            beta_max=("beta", "max"),
+        )
+        .reset_index()
+    )
     return bands[COLUMNS]

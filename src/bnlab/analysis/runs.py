@@ -17,7 +17,10 @@ from bnlab.train.run_folder import load_saved
 
 
 def sample(data: dict, split: str, spec: dict, device: torch.device, count: int, seed: int) -> DeviceDataset:
-    """``count`` images of ``split`` in a seeded random order (prepared files are sorted by class), normalised as in training."""
+    """``count`` images of ``split`` in a seeded random order, normalised as in training.
+
+    Prepared files are sorted by class, hence the shuffle.
+    """
     x, y = data[f"x_{split}"], data[f"y_{split}"]
     if count > len(y):
         raise AnalysisError(f"asked for {count} {split} images; the data has {len(y)}")
@@ -30,8 +33,9 @@ def whole(data: dict, split: str, spec: dict, device: torch.device) -> DeviceDat
     return DeviceDataset(data[f"x_{split}"], data[f"y_{split}"], device, spec["mean"], spec["std"])
 
 
-def gradient_inputs(run_dir: str | Path, data: dict, device: torch.device, *, batches: int, batch_size: int,
-                    seed: int) -> tuple[dict, dict, nn.Module, DeviceDataset]:
+def gradient_inputs(
+    run_dir: str | Path, data: dict, device: torch.device, *, batches: int, batch_size: int, seed: int
+) -> tuple[dict, dict, nn.Module, DeviceDataset]:
     """What a gradient analysis of one run needs: its saved weights, spec, loss and seeded training images."""
     saved = load_saved(run_dir)
     spec = saved["spec"]

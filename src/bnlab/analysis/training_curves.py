@@ -15,8 +15,14 @@ COLUMNS = ["model", "lr", "run", "epoch", "split", "loss", "acc"]
 
 
 def training_curves(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Long form of the runs' metrics.csv rows (columns model, lr, run, epoch, train_loss, train_acc, test_loss, test_acc)."""
-    frames = [metrics.rename(columns={f"{split}_loss": "loss", f"{split}_acc": "acc"}).assign(split=split)
-              for split in ("train", "test")]
-    return pd.concat(frames, ignore_index=True)[COLUMNS].sort_values(["model", "lr", "run", "epoch", "split"],
-                                                                     ignore_index=True)
+    """Long form of the runs' metrics.csv rows.
+
+    Columns in: model, lr, run, epoch, train_loss, train_acc, test_loss, test_acc.
+    """
+    frames = [
+        metrics.rename(columns={f"{split}_loss": "loss", f"{split}_acc": "acc"}).assign(split=split)
+        for split in ("train", "test")
+    ]
+    return pd.concat(frames, ignore_index=True)[COLUMNS].sort_values(
+        ["model", "lr", "run", "epoch", "split"], ignore_index=True
+    )

@@ -6,7 +6,7 @@ removes the per-sample Python loop and PIL from the hot path (the airbench appro
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -22,8 +22,15 @@ def per_channel(values: list[float], channels: int, device: torch.device) -> tor
 
 
 class DeviceDataset:
-    def __init__(self, images: np.ndarray, labels: np.ndarray, device: torch.device,
-                 mean: list[float], std: list[float], memory_format=torch.contiguous_format):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        device: torch.device,
+        mean: list[float],
+        std: list[float],
+        memory_format=torch.contiguous_format,
+    ):
         # NHWC uint8 -> an NCHW view (channels-last in memory, which is what convs on CUDA prefer).
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
@@ -44,14 +51,22 @@ class DeviceDataset:
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return ((x - self.mean) / self.std).contiguous(memory_format=self.memory_format)
 
-    def batches(self, batch_size: int, *, augment: Augmentation | None = None,
-                generator: torch.Generator | None = None, shuffle: bool = False,
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        augment: Augmentation | None = None,
+        generator: torch.Generator | None = None,
+        shuffle: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self)
-        order = (torch.randperm(n, device=self.device, generator=generator) if shuffle
-                 else torch.arange(n, device=self.device))
+        order = (
+            torch.randperm(n, device=self.device, generator=generator)
+            if shuffle
+            else torch.arange(n, device=self.device)
+        )
         for start in range(0, n, batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             x = self.images[index].float().div_(255)
             if augment is not None:
                 x = augment(x, generator)

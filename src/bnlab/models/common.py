@@ -24,8 +24,9 @@ def xavier_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_model(name: str, *, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
-                width: float = 1.0) -> nn.Module:
+def build_model(
+    name: str, *, num_classes: int = 10, in_channels: int = 3, image_size: int = 32, width: float = 1.0
+) -> nn.Module:
     return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, width=width)
 
 

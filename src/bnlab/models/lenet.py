@@ -22,11 +22,17 @@ def simple_cnn(*, num_classes: int, in_channels: int, image_size: int, width: fl
     c1, c2 = scaled(6, width), scaled(16, width)
     spatial = ((image_size - 4) // 2 - 4) // 2  # two valid 5x5 convs, each followed by a 2x2 pool
     return nn.Sequential(
-        nn.Conv2d(in_channels, c1, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(in_channels, c1, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(c2 * spatial * spatial, scaled(120, width)), nn.ReLU(),
-        nn.Linear(scaled(120, width), scaled(84, width)), nn.ReLU(),
+        nn.Linear(c2 * spatial * spatial, scaled(120, width)),
+        nn.ReLU(),
+        nn.Linear(scaled(120, width), scaled(84, width)),
+        nn.ReLU(),
         nn.Linear(scaled(84, width), num_classes),
     )
 

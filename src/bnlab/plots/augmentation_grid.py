@@ -24,9 +24,12 @@ def draw(data: dict, png: str | Path, augmentations: list[str], images: int = 8,
     batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
     rows = [("original", batch)] + [
         (name, build_augmentation(name)(batch.clone(), torch.Generator().manual_seed(seed)))
-        for name in augmentations if name != "none"]
-    fig, axes = style.subplots(len(rows), len(images), figsize=(1.1 * len(images) + 1, 1.2 * len(rows) + 0.4),
-                               squeeze=False)
+        for name in augmentations
+        if name != "none"
+    ]
+    fig, axes = style.subplots(
+        len(rows), len(images), figsize=(1.1 * len(images) + 1, 1.2 * len(rows) + 0.4), squeeze=False
+    )
     gray = images.shape[-1] == 1
     for r, (row_name, shown) in enumerate(rows):
         for c, image in enumerate(shown.clamp(0, 1).permute(0, 2, 3, 1).numpy()):

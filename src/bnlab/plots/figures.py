@@ -20,31 +20,40 @@ class Figure:
 
 FIGURES = {
     # The course studies: one per dataset or per experiment.
-    "augmentations": Figure("bnlab.plots.augmentation_grid", "draw", ("the prepared .npz",),
-                            ("augmentations", "images")),
-    "training": Figure("bnlab.plots.training_curves", "draw",
-                       ("the experiment's runs table (.csv)", "the prepared .npz (its classes set the chance line)"),
-                       ("title",)),
+    "augmentations": Figure(
+        "bnlab.plots.augmentation_grid", "draw", ("the prepared .npz",), ("augmentations", "images")
+    ),
+    "training": Figure(
+        "bnlab.plots.training_curves",
+        "draw",
+        ("the experiment's runs table (.csv)", "the prepared .npz (its classes set the chance line)"),
+        ("title",),
+    ),
     "per-class": Figure("bnlab.plots.per_class", "draw", ("the experiment's per-class table (.csv)",), ("title",)),
     # The BatchNorm study: one per analysis table.
     "loss-landscape": Figure("bnlab.plots.bn.landscape", "loss_landscape", ("loss_landscape table",), ("smooth",)),
     "probe-loss": Figure("bnlab.plots.bn.line_search", "probe_loss", ("line_search table",), ("smooth",)),
-    "gradient-predictiveness": Figure("bnlab.plots.bn.line_search", "gradient_predictiveness",
-                                      ("line_search table",), ("smooth",)),
+    "gradient-predictiveness": Figure(
+        "bnlab.plots.bn.line_search", "gradient_predictiveness", ("line_search table",), ("smooth",)
+    ),
     "beta-smoothness": Figure("bnlab.plots.bn.line_search", "beta_smoothness", ("line_search table",), ("smooth",)),
     "max-grad-diff": Figure("bnlab.plots.bn.grad_distance", "max_grad_diff", ("grad_distance table",)),
     "input-smoothness": Figure("bnlab.plots.bn.input_smoothness", "input_smoothness", ("input_smoothness table",)),
     "activations": Figure("bnlab.plots.bn.activations", "activation_stats", ("activations table",)),
     "gradient-health": Figure("bnlab.plots.bn.gradient_health", "gradient_health", ("gradient_health table",)),
-    "feature-maps": Figure("bnlab.plots.bn.feature_maps", "feature_maps", ("feature_maps arrays (.npz)",),
-                           ("channels",)),
+    "feature-maps": Figure(
+        "bnlab.plots.bn.feature_maps", "feature_maps", ("feature_maps arrays (.npz)",), ("channels",)
+    ),
     "bn-training-curves": Figure("bnlab.plots.bn.training_curves", "training_curves", ("training_curves table",)),
 }
 
 # The options a figure may take, as argparse arguments.
 OPTIONS = {
-    "smooth": {"type": int, "default": 0,
-               "help": "trailing rolling mean over this many points, named in the title (0 = raw)"},
+    "smooth": {
+        "type": int,
+        "default": 0,
+        "help": "trailing rolling mean over this many points, named in the title (0 = raw)",
+    },
     "channels": {"type": int, "default": 8, "help": "channels shown per layer"},
     "title": {"default": "", "help": "the figure's title"},
     "augmentations": {"nargs": "+", "required": True, "help": "augmentation pipelines, e.g. crop+flip"},

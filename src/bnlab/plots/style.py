@@ -25,8 +25,14 @@ STYLE = {
     "svg.hashsalt": "bnlab",  # stable SVG ids, so an unchanged figure is byte-identical
 }
 # One colour per model, fixed across figures so vgg_a is always the same colour.
-MODEL_COLORS = {"vgg_a": "#d62728", "vgg_a_bn": "#1f77b4", "vgg_a_res": "#2ca02c", "vgg_a_res_dropout": "#9467bd",
-                "vgg_a_gelu": "#ff7f0e", "simple_cnn": "#8c564b"}
+MODEL_COLORS = {
+    "vgg_a": "#d62728",
+    "vgg_a_bn": "#1f77b4",
+    "vgg_a_res": "#2ca02c",
+    "vgg_a_res_dropout": "#9467bd",
+    "vgg_a_gelu": "#ff7f0e",
+    "simple_cnn": "#8c564b",
+}
 
 
 def color(model: str) -> str:

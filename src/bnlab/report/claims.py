@@ -17,9 +17,24 @@ from bnlab.report.tables import count
 
 BN_EXPERIMENT = "bn_analysis"  # claims measured by the BatchNorm analyses' summary table
 SELECTORS = ("model", "optimizer")  # run columns a claim may use to pick its runs
-COLUMNS = ["source", "experiment", "subject", "metric", "kind", "status", "claimed_value", "claimed_low",
-           "claimed_high", "claimed_text", "measured_value", "measured_low", "measured_high", "difference",
-           "budget", "note"]
+COLUMNS = [
+    "source",
+    "experiment",
+    "subject",
+    "metric",
+    "kind",
+    "status",
+    "claimed_value",
+    "claimed_low",
+    "claimed_high",
+    "claimed_text",
+    "measured_value",
+    "measured_low",
+    "measured_high",
+    "difference",
+    "budget",
+    "note",
+]
 
 
 @dataclass
@@ -54,7 +69,11 @@ def measure(claim: dict, m: Measurements) -> tuple[float | list[float] | None, s
         if m.bn_summary is None:
             return None, "the config runs no BatchNorm analyses"
         rows = m.bn_summary[(m.bn_summary["metric"] == metric) & (m.bn_summary["model"] == model)]
-        return (float(rows["value"].mean()), "") if len(rows) else (None, f"the BatchNorm summary has no {metric} for {model}")
+        return (
+            (float(rows["value"].mean()), "")
+            if len(rows)
+            else (None, f"the BatchNorm summary has no {metric} for {model}")
+        )
     if experiment not in m.runs:
         return None, f"the config has no experiment {experiment}"
     runs = m.runs[experiment]
@@ -82,8 +101,13 @@ def audit(claims: dict, m: Measurements) -> pd.DataFrame:
     for claim in claims["claims"]:
         k = kind(claim)
         row = dict.fromkeys(COLUMNS)
-        row.update(source=claim["source"], experiment=claim["experiment"], metric=claim["metric"], kind=k,
-                   subject=" ".join(str(claim[s]) for s in SELECTORS if s in claim) or "—")
+        row.update(
+            source=claim["source"],
+            experiment=claim["experiment"],
+            metric=claim["metric"],
+            kind=k,
+            subject=" ".join(str(claim[s]) for s in SELECTORS if s in claim) or "—",
+        )
         notes = [f"as named: {claim['as_named']}"] if "as_named" in claim else []
         if k == "number":
             row["claimed_value"] = claim["value"]
@@ -114,8 +138,13 @@ def audit(claims: dict, m: Measurements) -> pd.DataFrame:
             high = row["claimed_value"] if k == "number" else row["claimed_high"]
             row["difference"] = measured - min(max(measured, low), high)
         if measured is not None:
-            row["budget"] = ("width 1 (architecture)" if claim["metric"] == "params" else
-                             m.budget if m.budget == claims["budget"] else f"{m.budget} (claim: {claims['budget']})")
+            row["budget"] = (
+                "width 1 (architecture)"
+                if claim["metric"] == "params"
+                else m.budget
+                if m.budget == claims["budget"]
+                else f"{m.budget} (claim: {claims['budget']})"
+            )
         if claim.get("note"):
             notes.append(claim["note"])
         row["note"] = "; ".join(notes)
@@ -139,6 +168,7 @@ def between(low: float, high: float, metric: str) -> str:
 
 def view(frame: pd.DataFrame) -> pd.DataFrame:
     """The claims table as the report shows it."""
+
     def claimed(r) -> str:
         if r.status == "flagged":
             return "⚑ flagged"
@@ -156,14 +186,23 @@ def view(frame: pd.DataFrame) -> pd.DataFrame:
         return "not measured" if r.status == "not measured" else "—"
 
     rows = list(frame.itertuples())
-    return pd.DataFrame({
-        "source": frame["source"], "study": frame["experiment"], "subject": frame["subject"],
-        "metric": frame["metric"], "claimed": [claimed(r) for r in rows], "measured": [measured(r) for r in rows],
-        "difference": [signed(r.difference, r.metric) for r in rows],
-        "budget": frame["budget"].fillna("—"), "status": frame["status"], "note": frame["note"].fillna(""),
-    })
+    return pd.DataFrame(
+        {
+            "source": frame["source"],
+            "study": frame["experiment"],
+            "subject": frame["subject"],
+            "metric": frame["metric"],
+            "claimed": [claimed(r) for r in rows],
+            "measured": [measured(r) for r in rows],
+            "difference": [signed(r.difference, r.metric) for r in rows],
+            "budget": frame["budget"].fillna("—"),
+            "status": frame["status"],
+            "note": frame["note"].fillna(""),
+        }
+    )
 
 
 def sources_table(claims: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"source": key, "document": s["file"], "what it covers": s["what"]}
-                         for key, s in claims["sources"].items()])
+    return pd.DataFrame(
+        [{"source": key, "document": s["file"], "what it covers": s["what"]} for key, s in claims["sources"].items()]
+    )

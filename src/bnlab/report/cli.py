@@ -53,10 +53,10 @@ def cmd_compare(args) -> None:
 def cmd_per_class(args) -> None:
     import torch
 
+    from bnlab.device import pick_device
     from bnlab.report import tables
     from bnlab.report.per_class import per_class_table
     from bnlab.report.runs import summarize
-    from bnlab.device import pick_device
 
     torch.set_num_threads(args.threads)
     tables.save(*per_class_table(summarize(args.runs), load_data(args.data), pick_device()), args.out)
@@ -76,10 +76,12 @@ def cmd_claims(args) -> None:
     from bnlab.report import claims, tables
 
     measured = claims.Measurements(
-        budget=args.budget, models=pd.read_csv(args.models),
+        budget=args.budget,
+        models=pd.read_csv(args.models),
         runs={name: pd.read_csv(path) for name, path in named_paths(args.runs_table).items()},
         per_class={name: pd.read_csv(path) for name, path in named_paths(args.per_class).items()},
-        bn_summary=pd.read_csv(args.bn_summary) if args.bn_summary else None)
+        bn_summary=pd.read_csv(args.bn_summary) if args.bn_summary else None,
+    )
     audit = claims.audit(claims.load(args.claims), measured)
     tables.save(audit, claims.view(audit), args.out)
 

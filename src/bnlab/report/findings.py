@@ -20,10 +20,17 @@ PAPER = "the paper (Santurkar et al., 2018)"
 # BatchNorm summary metric -> (what it is, the comparative for the lower value, the direction the
 # paper and report 000 find with BatchNorm). Unknown metrics are described by their name.
 BN_METRICS = {
-    "landscape_band_mean": ("loss landscape (course version: band between the lowest and highest training "
-                            "loss over learning rates, mean over steps)", "narrower", "lower"),
-    "probe_loss_band_mean": ("loss landscape along the gradient (paper version: band of line-search losses, "
-                             "mean over probes)", "narrower", "lower"),
+    "landscape_band_mean": (
+        "loss landscape (course version: band between the lowest and highest training "
+        "loss over learning rates, mean over steps)",
+        "narrower",
+        "lower",
+    ),
+    "probe_loss_band_mean": (
+        "loss landscape along the gradient (paper version: band of line-search losses, mean over probes)",
+        "narrower",
+        "lower",
+    ),
     "grad_predictiveness_mean": ("gradient change along the line search (ℓ2 distance, mean)", "smaller", "lower"),
     "beta_smoothness_mean": ("effective β-smoothness (mean)", "smaller", "lower"),
     "max_grad_diff_at_distance_0.5": ("largest gradient difference at distance 0.5", "smaller", "lower"),
@@ -70,16 +77,22 @@ def training(runs: pd.DataFrame, chance: float) -> list[str]:
     sentences = []
     if len(runs) > 1:
         best, worst = runs.loc[runs["final_test_acc"].idxmax()], runs.loc[runs["final_test_acc"].idxmin()]
-        sentences.append(f"{best['label']} reached the highest final test accuracy, {pct(best['final_test_acc'])}, "
-                         f"{points(best['final_test_acc'] - worst['final_test_acc'])} above "
-                         f"{worst['label']} ({pct(worst['final_test_acc'])}).")
+        sentences.append(
+            f"{best['label']} reached the highest final test accuracy, {pct(best['final_test_acc'])}, "
+            f"{points(best['final_test_acc'] - worst['final_test_acc'])} above "
+            f"{worst['label']} ({pct(worst['final_test_acc'])})."
+        )
     else:
         run = runs.iloc[0]
-        sentences.append(f"{run['label']} reached {pct(run['final_test_acc'])} final test accuracy "
-                         f"(best {pct(run['best_test_acc'])}, at epoch {int(run['best_epoch'])}).")
+        sentences.append(
+            f"{run['label']} reached {pct(run['final_test_acc'])} final test accuracy "
+            f"(best {pct(run['best_test_acc'])}, at epoch {int(run['best_epoch'])})."
+        )
     for run in runs[runs["status"] == "diverged"].itertuples():
-        sentences.append(f"{run.label} diverged: its training loss stopped being finite at step {int(run.diverged_step)}, "
-                         f"and training stopped after epoch {run.epochs_run} of {run.epochs}.")
+        sentences.append(
+            f"{run.label} diverged: its training loss stopped being finite at step {int(run.diverged_step)}, "
+            f"and training stopped after epoch {run.epochs_run} of {run.epochs}."
+        )
     stuck = untrained(runs, chance)
     if len(stuck):
         names = join([f"{r.label} ({pct(r.final_test_acc)})" for r in stuck.itertuples()])
@@ -101,32 +114,45 @@ def batchnorm_training(runs: pd.DataFrame, chance: float) -> list[str]:
     stuck = untrained_models(runs, chance)
     for plain, bn in batchnorm_pairs(runs["model"]):
         a, b = by_model.loc[plain], by_model.loc[bn]
-        first = (f"{bn} reached {pct(b['first_epoch_test_acc'])} test accuracy against "
-                 f"{pct(a['first_epoch_test_acc'])} for {plain} without BatchNorm")
+        first = (
+            f"{bn} reached {pct(b['first_epoch_test_acc'])} test accuracy against "
+            f"{pct(a['first_epoch_test_acc'])} for {plain} without BatchNorm"
+        )
         if (runs.loc[runs["model"].isin([plain, bn]), "epochs_run"] == 1).all():
             sentences.append(f"After their single epoch, {first}{averaged}.")
         else:
-            sentences.append(f"After the first epoch, {first}; after the last, {pct(b['final_test_acc'])} against "
-                             f"{pct(a['final_test_acc'])}{averaged}.")
+            sentences.append(
+                f"After the first epoch, {first}; after the last, {pct(b['final_test_acc'])} against "
+                f"{pct(a['final_test_acc'])}{averaged}."
+            )
         if {plain, bn} <= stuck:
-            sentences.append(f"Neither {plain} nor {bn} left chance accuracy at this budget, so this comparison "
-                             f"says nothing about BatchNorm.")
+            sentences.append(
+                f"Neither {plain} nor {bn} left chance accuracy at this budget, so this comparison "
+                f"says nothing about BatchNorm."
+            )
             continue
         lead = b["first_epoch_test_acc"] - a["first_epoch_test_acc"]
         if lead > CLEAR_DIFFERENCE:
             sentences.append(f"BatchNorm trained faster, as {PAPER} and report 000 found.")
         elif lead < -CLEAR_DIFFERENCE:
-            sentences.append(f"This goes against {PAPER} and report 000: here the network without BatchNorm "
-                             f"trained faster.")
+            sentences.append(
+                f"This goes against {PAPER} and report 000: here the network without BatchNorm trained faster."
+            )
         else:
-            sentences.append(f"Neither trained clearly faster (less than {points(CLEAR_DIFFERENCE)} apart after the "
-                             f"first epoch), unlike in {PAPER}, where BatchNorm trains faster.")
+            sentences.append(
+                f"Neither trained clearly faster (less than {points(CLEAR_DIFFERENCE)} apart after the "
+                f"first epoch), unlike in {PAPER}, where BatchNorm trains faster."
+            )
         if plain in stuck:
-            sentences.append(f"{plain} never left chance accuracy at this budget: small budgets can keep a network "
-                             f"without BatchNorm from training at all, which reverses the paper's comparison.")
+            sentences.append(
+                f"{plain} never left chance accuracy at this budget: small budgets can keep a network "
+                f"without BatchNorm from training at all, which reverses the paper's comparison."
+            )
         elif bn in stuck:
-            sentences.append(f"{bn} never left chance accuracy at this budget, against {PAPER}, where the network "
-                             f"with BatchNorm trains readily.")
+            sentences.append(
+                f"{bn} never left chance accuracy at this budget, against {PAPER}, where the network "
+                f"with BatchNorm trains readily."
+            )
     return sentences
 
 
@@ -142,8 +168,9 @@ def diverged_runs(runs: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset(),
-                       diverged: dict[str, list[str]] | None = None) -> list[str]:
+def batchnorm_analyses(
+    summary: pd.DataFrame, at_chance: set[str] = frozenset(), diverged: dict[str, list[str]] | None = None
+) -> list[str]:
     """One sentence per summary metric and BatchNorm pair: which model is lower, by what factor, and whether
     that agrees with the paper. ``summary``: the BatchNorm summary (metric, model, value); ``at_chance``: the
     models whose analysed runs never left chance accuracy; ``diverged``: what diverged_runs says of them.
@@ -152,10 +179,15 @@ def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset(),
     pairs = batchnorm_pairs(summary["model"])
     stuck = [m for pair in pairs for m in pair if m in at_chance]
     if stuck:
-        what = "its analyses describe an untrained network" if len(stuck) == 1 else \
-            "their analyses describe untrained networks"
-        sentences.append(f"{join(stuck)} never left chance accuracy at this budget, so {what}; small budgets can "
-                         f"reverse the BatchNorm effects the paper reports.")
+        what = (
+            "its analyses describe an untrained network"
+            if len(stuck) == 1
+            else "their analyses describe untrained networks"
+        )
+        sentences.append(
+            f"{join(stuck)} never left chance accuracy at this budget, so {what}; small budgets can "
+            f"reverse the BatchNorm effects the paper reports."
+        )
     values = summary.groupby(["metric", "model"], sort=False)["value"].mean()
     for metric in summary["metric"].drop_duplicates():
         noun, lower_word, with_bn = BN_METRICS.get(metric, (metric.replace("_", " "), "lower", None))
@@ -166,8 +198,11 @@ def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset(),
             unbounded = [m for m, v in ((plain, a), (bn, b)) if np.isinf(v)]
             if unbounded:
                 where = [r for m in unbounded for r in (diverged or {}).get(m, [])]
-                sentences.append(f"The {noun} of {join(unbounded)} is unbounded: a run diverged"
-                                 + (f" ({join(where)})" if where else "") + ", so no comparison is made.")
+                sentences.append(
+                    f"The {noun} of {join(unbounded)} is unbounded: a run diverged"
+                    + (f" ({join(where)})" if where else "")
+                    + ", so no comparison is made."
+                )
                 continue
             if a == b:
                 sentences.append(f"{plain} and {bn} have the same {noun}: {a:.3g}.")
@@ -176,8 +211,11 @@ def batchnorm_analyses(summary: pd.DataFrame, at_chance: set[str] = frozenset(),
             sentence = f"{low} has the {lower_word} {noun}: {lv:.3g} against {hv:.3g} for {high}{ratio(lv, hv)}."
             if with_bn is not None:
                 agrees = (b < a) == (with_bn == "lower")
-                sentence += (" This agrees with the paper." if agrees else
-                             f" This goes against {PAPER} and report 000, which find the {with_bn} value with BatchNorm.")
+                sentence += (
+                    " This agrees with the paper."
+                    if agrees
+                    else f" This goes against {PAPER} and report 000, which find the {with_bn} value with BatchNorm."
+                )
             sentences.append(sentence)
     return sentences
 
@@ -192,13 +230,19 @@ def comparison(groups: pd.DataFrame, axis: str) -> list[str]:
     if first["epochs_to_converge"] == last["epochs_to_converge"]:
         speed = f"Every {axis} converged after {first['epochs_to_converge']:g} epochs"
     else:
-        speed = (f"{join(fastest)} converged first, within {points(CONVERGENCE_TOLERANCE)} of {'its' if len(fastest) == 1 else 'their'} "
-                 f"best test accuracy after {first['epochs_to_converge']:g} epochs, against "
-                 f"{last['epochs_to_converge']:g} for {last[axis]}")
+        speed = (
+            f"{join(fastest)} converged first, within {points(CONVERGENCE_TOLERANCE)} of "
+            f"{'its' if len(fastest) == 1 else 'their'} "
+            f"best test accuracy after {first['epochs_to_converge']:g} epochs, against "
+            f"{last['epochs_to_converge']:g} for {last[axis]}"
+        )
     best, worst = groups.loc[groups["final_test_acc"].idxmax()], groups.loc[groups["final_test_acc"].idxmin()]
-    sentences = [f"{speed}.", f"{best[axis]} reached the highest final test accuracy ({pct(best['final_test_acc'])}), "
-                              f"{points(best['final_test_acc'] - worst['final_test_acc'])} above {worst[axis]} "
-                              f"({pct(worst['final_test_acc'])})."]
+    sentences = [
+        f"{speed}.",
+        f"{best[axis]} reached the highest final test accuracy ({pct(best['final_test_acc'])}), "
+        f"{points(best['final_test_acc'] - worst['final_test_acc'])} above {worst[axis]} "
+        f"({pct(worst['final_test_acc'])}).",
+    ]
     diverged = groups[groups["diverged"] > 0]
     if len(diverged):
         sentences.append(f"Runs diverged with {join([f'{r[axis]} ({r.diverged})' for _, r in diverged.iterrows()])}.")
@@ -215,39 +259,62 @@ def per_class(accuracy: pd.DataFrame) -> list[str]:
         tied = [str(c) for c in means.index[means == value]]
         return f"{tied[0]} was the {which} class" if len(tied) == 1 else f"{join(tied)} tied as the {which} classes"
 
-    return [f"Averaged over the runs, {classes_at(means.min(), 'hardest')} ({pct(means.min())} test accuracy) "
-            f"and {classes_at(means.max(), 'easiest')} ({pct(means.max())})."]
+    return [
+        f"Averaged over the runs, {classes_at(means.min(), 'hardest')} ({pct(means.min())} test accuracy) "
+        f"and {classes_at(means.max(), 'easiest')} ({pct(means.max())})."
+    ]
 
 
 def claims(audit: pd.DataFrame, budget: str, claim_budget: str) -> list[str]:
     """What the claims table adds up to (``bnlab.report.claims.audit`` rows)."""
     status = audit["status"].value_counts()
-    counts = [f"{status.get(s, 0)} {label}" for s, label in (
-        ("compared", "compared with this run"), ("listed", "listed beside this run's spread"),
-        ("not measured", "not measured (their studies are not in this config)"),
-        ("flagged", "flagged because their source contradicts itself"),
-        ("setting", "settings of the original studies"), ("qualitative", "qualitative")) if status.get(s, 0)]
+    counts = [
+        f"{status.get(s, 0)} {label}"
+        for s, label in (
+            ("compared", "compared with this run"),
+            ("listed", "listed beside this run's spread"),
+            ("not measured", "not measured (their studies are not in this config)"),
+            ("flagged", "flagged because their source contradicts itself"),
+            ("setting", "settings of the original studies"),
+            ("qualitative", "qualitative"),
+        )
+        if status.get(s, 0)
+    ]
     sentences = [f"Of {len(audit)} claims, {join(counts)}."]
     if budget != claim_budget:
-        sentences.append(f"This run used the {budget} budget and the claims their sources' {claim_budget} budget, "
-                         f"so lower accuracies are expected; the table's budget column marks every such row.")
+        sentences.append(
+            f"This run used the {budget} budget and the claims their sources' {claim_budget} budget, "
+            f"so lower accuracies are expected; the table's budget column marks every such row."
+        )
     accuracy = audit[(audit["status"] == "compared") & audit["metric"].isin(ACCURACY_METRICS)]
     if len(accuracy):
         below = accuracy[accuracy["difference"] < 0]
-        sentences.append(f"The measured accuracy is below the claim in {len(below)} of {len(accuracy)} comparisons"
-                         + (f", by {points(-below['difference'].max())} to {points(-below['difference'].min())}."
-                            if len(below) else "."))
+        sentences.append(
+            f"The measured accuracy is below the claim in {len(below)} of {len(accuracy)} comparisons"
+            + (
+                f", by {points(-below['difference'].max())} to {points(-below['difference'].min())}."
+                if len(below)
+                else "."
+            )
+        )
         gap = accuracy.loc[accuracy["difference"].abs().idxmax()]
-        claimed = (pct(gap["claimed_value"]) if gap["kind"] == "number"
-                   else f"{gap['claimed_low']:g}–{pct(gap['claimed_high'])}")
-        sentences.append(f"The largest gap is {gap['subject']}'s {gap['metric'].replace('_', ' ')} from "
-                         f"{gap['source'].replace('_', ' ')}: {pct(gap['measured_value'])} measured against "
-                         f"{claimed} claimed.")
+        claimed = (
+            pct(gap["claimed_value"])
+            if gap["kind"] == "number"
+            else f"{gap['claimed_low']:g}–{pct(gap['claimed_high'])}"
+        )
+        sentences.append(
+            f"The largest gap is {gap['subject']}'s {gap['metric'].replace('_', ' ')} from "
+            f"{gap['source'].replace('_', ' ')}: {pct(gap['measured_value'])} measured against "
+            f"{claimed} claimed."
+        )
     params = audit[(audit["status"] == "compared") & (audit["metric"] == "params")]
     if len(params):
         same = params[params["difference"] == 0]["subject"].tolist()
         other = [f"{r.subject} ({r.difference:+,.0f})" for r in params[params["difference"] != 0].itertuples()]
-        sentences.append("At width 1, the parameter count "
-                         + (f"matches the claim for {join(same)}" if same else "matches no claim")
-                         + (f" and differs for {join(other)}." if other else "."))
+        sentences.append(
+            "At width 1, the parameter count "
+            + (f"matches the claim for {join(same)}" if same else "matches no claim")
+            + (f" and differs for {join(other)}." if other else ".")
+        )
     return sentences

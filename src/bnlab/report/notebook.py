@@ -14,6 +14,10 @@ def execute(notebook: str | Path, out: str | Path, experiment: str, run_dirs: li
     import papermill
 
     with atomic_path(out) as tmp:
-        papermill.execute_notebook(str(notebook), str(tmp), parameters={"experiment": experiment,
-                                                                        "run_dirs": run_dirs},
-                                   kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(
+            str(notebook),
+            str(tmp),
+            parameters={"experiment": experiment, "run_dirs": run_dirs},
+            kernel_name="python3",
+            progress_bar=False,
+        )

@@ -28,9 +28,13 @@ def per_class_accuracy(run_dir, data: dict, device: torch.device) -> list[float]
 def per_class_table(runs: pd.DataFrame, data: dict, device: torch.device) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long frame (label, model, run, class, accuracy) and its wide view: one row per run, one column per class."""
     classes = [str(c) for c in data["classes"]]
-    frame = pd.DataFrame([{"label": run.label, "model": run.model, "run": run.run, "class": name, "accuracy": acc}
-                          for run in runs.itertuples()
-                          for name, acc in zip(classes, per_class_accuracy(run.run_dir, data, device))])
+    frame = pd.DataFrame(
+        [
+            {"label": run.label, "model": run.model, "run": run.run, "class": name, "accuracy": acc}
+            for run in runs.itertuples()
+            for name, acc in zip(classes, per_class_accuracy(run.run_dir, data, device))
+        ]
+    )
     wide = frame.pivot(index="label", columns="class", values="accuracy").reindex(index=runs["label"], columns=classes)
     shown = wide.map(percent).reset_index().rename(columns={"label": "run"})
     return frame, shown

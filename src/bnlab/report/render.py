@@ -54,16 +54,26 @@ def context(manifest: dict, folder: Path) -> dict:
         if name in analysed:
             analysed_runs.append(runs.assign(chance=level))
         experiments[name] = {
-            "name": name, "description": spec.get("description", ""), "dataset": spec["dataset"],
-            "runs_table": Path(files["runs"]).read_text(), "per_class_table": Path(files["per_class"]).read_text(),
+            "name": name,
+            "description": spec.get("description", ""),
+            "dataset": spec["dataset"],
+            "runs_table": Path(files["runs"]).read_text(),
+            "per_class_table": Path(files["per_class"]).read_text(),
             "figure": link(files["figure"], folder, "figures"),
             "per_class_figure": link(files["per_class_figure"], folder, "figures"),
             "notebook": link(files["notebook"], folder, "notebooks"),
             "findings": findings.training(runs, level) + batchnorm + findings.per_class(accuracy),
         }
-    comparisons = [{"experiment": name, "axis": axis, "table": Path(path).read_text(),
-                    "findings": findings.comparison(csv_twin(path), axis)}
-                   for name, files in manifest["experiments"].items() for axis, path in files["comparisons"].items()]
+    comparisons = [
+        {
+            "experiment": name,
+            "axis": axis,
+            "table": Path(path).read_text(),
+            "findings": findings.comparison(csv_twin(path), axis),
+        }
+        for name, files in manifest["experiments"].items()
+        for axis, path in files["comparisons"].items()
+    ]
     bn = None
     if manifest["bn"]:
         runs = pd.concat(analysed_runs)
@@ -72,24 +82,40 @@ def context(manifest: dict, folder: Path) -> dict:
         bn_summary = pd.read_csv(manifest["bn"]["summary"])
         bn_findings = findings.batchnorm_analyses(bn_summary, at_chance, diverged)
         summary += findings.batchnorm_analyses(
-            bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)], at_chance, diverged)
-        bn = {"table": Path(manifest["bn"]["table"]).read_text(), "findings": bn_findings,
-              "figures": [{"title": title(f), "path": link(f, folder, "figures")} for f in manifest["bn"]["figures"]]}
+            bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)], at_chance, diverged
+        )
+        bn = {
+            "table": Path(manifest["bn"]["table"]).read_text(),
+            "findings": bn_findings,
+            "figures": [{"title": title(f), "path": link(f, folder, "figures")} for f in manifest["bn"]["figures"]],
+        }
     claim_budget = claims_audit.load(manifest["claims"])["budget"]
     claim_findings = findings.claims(csv_twin(tables["claims"]), manifest["budget"], claim_budget)
     return {
-        "budget": manifest["budget"], "claim_budget": claim_budget, "summary": summary,
+        "budget": manifest["budget"],
+        "claim_budget": claim_budget,
+        "summary": summary,
         "tables": {name: Path(path).read_text() for name, path in tables.items()},
-        "datasets": [{"name": name, "figure": link(path, folder, "figures")}
-                     for name, path in manifest["augmentation_figures"].items()],
-        "experiments": experiments, "comparisons": comparisons, "bn": bn, "claims_findings": claim_findings,
+        "datasets": [
+            {"name": name, "figure": link(path, folder, "figures")}
+            for name, path in manifest["augmentation_figures"].items()
+        ],
+        "experiments": experiments,
+        "comparisons": comparisons,
+        "bn": bn,
+        "claims_findings": claim_findings,
         "config_yaml": yaml.safe_dump(config, sort_keys=False).strip(),
     }
 
 
 def render(template: str | Path, manifest: dict, out: str | Path) -> None:
     template, out = Path(template), Path(out)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template.parent), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template.parent),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     text = env.get_template(template.name).render(**context(manifest, out.parent))
     write_text(out, re.sub(r"\n{3,}", "\n\n", text).strip() + "\n")

@@ -26,9 +26,15 @@ def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
     rows = []
     for run_dir in run_dirs:
         metrics = read_table(run_dir, METRICS)
-        rows.append({**read_summary(run_dir), "run_dir": str(run_dir), "best_train_acc": metrics["train_acc"].max(),
-                     "first_epoch_test_acc": metrics["test_acc"].iloc[0],
-                     "epochs_to_converge": epochs_to_converge(metrics)})
+        rows.append(
+            {
+                **read_summary(run_dir),
+                "run_dir": str(run_dir),
+                "best_train_acc": metrics["train_acc"].max(),
+                "first_epoch_test_acc": metrics["test_acc"].iloc[0],
+                "epochs_to_converge": epochs_to_converge(metrics),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame.insert(0, "label", labels(frame))
     return frame

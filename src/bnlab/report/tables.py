@@ -43,29 +43,45 @@ def seconds(value: float) -> str:
 
 # -- data and models --------------------------------------------------------------------------
 
+
 def dataset_info(npz: str | Path) -> dict:
     """Sizes, image shape and class names of a prepared dataset (reads labels and test images only)."""
     with np.load(npz, allow_pickle=False) as data:
         height, width, channels = data["x_test"].shape[1:]
         classes = [str(c) for c in data["classes"]]
-        return {"train_images": len(data["y_train"]), "test_images": len(data["y_test"]),
-                "num_classes": len(classes), "image_size": height, "image_width": width,
-                "in_channels": channels, "classes": classes}
+        return {
+            "train_images": len(data["y_train"]),
+            "test_images": len(data["y_test"]),
+            "num_classes": len(classes),
+            "image_size": height,
+            "image_width": width,
+            "in_channels": channels,
+            "classes": classes,
+        }
 
 
 def datasets_table(infos: dict[str, dict], augmentations: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    frame = pd.DataFrame([{"dataset": name, **{k: v for k, v in info.items() if k != "classes"},
-                           "classes": ", ".join(info["classes"]),
-                           "augmentations": ", ".join(augmentations.get(name, []))}
-                          for name, info in infos.items()])
-    shown = pd.DataFrame({
-        "dataset": frame["dataset"],
-        "train images": frame["train_images"].map(count),
-        "test images": frame["test_images"].map(count),
-        "image (H×W×C)": [f"{r.image_size}×{r.image_width}×{r.in_channels}" for r in frame.itertuples()],
-        "classes": [f"{r.num_classes}: {r.classes}" for r in frame.itertuples()],
-        "augmentations used": frame["augmentations"],
-    })
+    frame = pd.DataFrame(
+        [
+            {
+                "dataset": name,
+                **{k: v for k, v in info.items() if k != "classes"},
+                "classes": ", ".join(info["classes"]),
+                "augmentations": ", ".join(augmentations.get(name, [])),
+            }
+            for name, info in infos.items()
+        ]
+    )
+    shown = pd.DataFrame(
+        {
+            "dataset": frame["dataset"],
+            "train images": frame["train_images"].map(count),
+            "test images": frame["test_images"].map(count),
+            "image (H×W×C)": [f"{r.image_size}×{r.image_width}×{r.in_channels}" for r in frame.itertuples()],
+            "classes": [f"{r.num_classes}: {r.classes}" for r in frame.itertuples()],
+            "augmentations used": frame["augmentations"],
+        }
+    )
     return frame, shown
 
 
@@ -80,8 +96,16 @@ def describe_models(names: list[str], **shape) -> pd.DataFrame:
     from bnlab.train.components import load_all
 
     load_all()
-    return pd.DataFrame([{"model": name, "parameters": count_parameters(build_model(name, **shape)),
-                          "description": description(registry.MODELS[name])} for name in names])
+    return pd.DataFrame(
+        [
+            {
+                "model": name,
+                "parameters": count_parameters(build_model(name, **shape)),
+                "description": description(registry.MODELS[name]),
+            }
+            for name in names
+        ]
+    )
 
 
 def models_table(used: list[dict], infos: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,23 +113,39 @@ def models_table(used: list[dict], infos: dict[str, dict]) -> tuple[pd.DataFrame
     rows = []
     for entry in used:
         info = infos[entry["dataset"]]
-        shape = {"num_classes": info["num_classes"], "in_channels": info["in_channels"],
-                 "image_size": info["image_size"]}
+        shape = {
+            "num_classes": info["num_classes"],
+            "in_channels": info["in_channels"],
+            "image_size": info["image_size"],
+        }
         trained = describe_models([entry["model"]], width=entry["width"], **shape).iloc[0]
         full = describe_models([entry["model"]], width=1.0, **shape).iloc[0]
-        rows.append({"model": entry["model"], "dataset": entry["dataset"], "width": entry["width"],
-                     "parameters": trained["parameters"], "parameters_width_1": full["parameters"],
-                     "description": trained["description"]})
+        rows.append(
+            {
+                "model": entry["model"],
+                "dataset": entry["dataset"],
+                "width": entry["width"],
+                "parameters": trained["parameters"],
+                "parameters_width_1": full["parameters"],
+                "description": trained["description"],
+            }
+        )
     frame = pd.DataFrame(rows)
-    shown = pd.DataFrame({
-        "model": frame["model"], "dataset": frame["dataset"], "width": frame["width"].map("{:g}".format),
-        "parameters": frame["parameters"].map(count), "parameters at width 1": frame["parameters_width_1"].map(count),
-        "description": frame["description"],
-    })
+    shown = pd.DataFrame(
+        {
+            "model": frame["model"],
+            "dataset": frame["dataset"],
+            "width": frame["width"].map("{:g}".format),
+            "parameters": frame["parameters"].map(count),
+            "parameters at width 1": frame["parameters_width_1"].map(count),
+            "description": frame["description"],
+        }
+    )
     return frame, shown
 
 
 # -- training results -------------------------------------------------------------------------
+
 
 def status(row) -> str:
     return f"⚠ diverged at step {int(row['diverged_step'])}" if row["status"] == "diverged" else row["status"]
@@ -115,34 +155,48 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The report's view of one experiment's runs (``bnlab.report.runs.summarize``)."""
     axes = [a for a in varying_axes(runs) if a != "model"]
     shown = runs[["model", *axes]].astype(str)
-    return shown.assign(**{
-        "parameters": runs["parameters"].map(count),
-        "final train acc (%)": runs["final_train_acc"].map(percent),
-        "best train acc (%)": runs["best_train_acc"].map(percent),
-        "final test acc (%)": runs["final_test_acc"].map(percent),
-        "best test acc (%)": runs["best_test_acc"].map(percent),
-        "epoch of best test acc": runs["best_epoch"].astype(str),
-        "epochs run": [f"{r.epochs_run}/{r.epochs}" for r in runs.itertuples()],
-        "wall time (s)": runs["train_seconds"].map(seconds),
-        "status": runs.apply(status, axis=1),
-    })
+    return shown.assign(
+        **{
+            "parameters": runs["parameters"].map(count),
+            "final train acc (%)": runs["final_train_acc"].map(percent),
+            "best train acc (%)": runs["best_train_acc"].map(percent),
+            "final test acc (%)": runs["final_test_acc"].map(percent),
+            "best test acc (%)": runs["best_test_acc"].map(percent),
+            "epoch of best test acc": runs["best_epoch"].astype(str),
+            "epochs run": [f"{r.epochs_run}/{r.epochs}" for r in runs.itertuples()],
+            "wall time (s)": runs["train_seconds"].map(seconds),
+            "status": runs.apply(status, axis=1),
+        }
+    )
 
 
 def comparison_table(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs of one experiment grouped by ``axis`` (optimizer, augmentation or loss), means over the rest."""
-    frame = runs.groupby(axis, sort=False).agg(
-        runs=("run", "size"), final_test_acc=("final_test_acc", "mean"), best_test_acc=("best_test_acc", "mean"),
-        epochs_to_converge=("epochs_to_converge", "mean"), train_seconds=("train_seconds", "mean"),
-        diverged=("status", lambda s: int((s == "diverged").sum())),
-    ).reset_index()
-    shown = pd.DataFrame({
-        axis: frame[axis], "runs": frame["runs"].astype(str),
-        "final test acc (%)": frame["final_test_acc"].map(percent),
-        "best test acc (%)": frame["best_test_acc"].map(percent),
-        f"epochs to converge (within {CONVERGENCE_TOLERANCE:g} pt of best)": frame["epochs_to_converge"].map("{:g}".format),
-        "wall time (s)": frame["train_seconds"].map(seconds),
-        "diverged": frame["diverged"].astype(str),
-    })
+    frame = (
+        runs.groupby(axis, sort=False)
+        .agg(
+            runs=("run", "size"),
+            final_test_acc=("final_test_acc", "mean"),
+            best_test_acc=("best_test_acc", "mean"),
+            epochs_to_converge=("epochs_to_converge", "mean"),
+            train_seconds=("train_seconds", "mean"),
+            diverged=("status", lambda s: int((s == "diverged").sum())),
+        )
+        .reset_index()
+    )
+    shown = pd.DataFrame(
+        {
+            axis: frame[axis],
+            "runs": frame["runs"].astype(str),
+            "final test acc (%)": frame["final_test_acc"].map(percent),
+            "best test acc (%)": frame["best_test_acc"].map(percent),
+            f"epochs to converge (within {CONVERGENCE_TOLERANCE:g} pt of best)": frame["epochs_to_converge"].map(
+                "{:g}".format
+            ),
+            "wall time (s)": frame["train_seconds"].map(seconds),
+            "diverged": frame["diverged"].astype(str),
+        }
+    )
     return frame, shown
 
 
@@ -167,6 +221,8 @@ def environment_table(summaries: list[dict]) -> pd.DataFrame:
             rows.append({"item": package, "value": "not installed", "where": "report environment"})
     trained = pd.DataFrame(summaries)[["experiment", "device", "torch"]].drop_duplicates()
     for row in trained.itertuples():
-        rows += [{"item": "device", "value": row.device, "where": f"training ({row.experiment})"},
-                 {"item": "torch", "value": row.torch, "where": f"training ({row.experiment})"}]
+        rows += [
+            {"item": "device", "value": row.device, "where": f"training ({row.experiment})"},
+            {"item": "torch", "value": row.torch, "where": f"training ({row.experiment})"},
+        ]
     return pd.DataFrame(rows)

@@ -35,5 +35,8 @@ def evaluate(model, data: DeviceDataset, loss_fn, num_classes: int) -> Evaluatio
         seen += torch.bincount(y, minlength=num_classes)
         correct += torch.bincount(y[logits.argmax(1) == y], minlength=num_classes)
     n = len(data)
-    return Evaluation(loss=total_loss.item() / n, accuracy=100.0 * correct.sum().item() / n,
-                      per_class=(100.0 * correct / seen).tolist())
+    return Evaluation(
+        loss=total_loss.item() / n,
+        accuracy=100.0 * correct.sum().item() / n,
+        per_class=(100.0 * correct / seen).tolist(),
+    )

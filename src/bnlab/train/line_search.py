@@ -51,13 +51,20 @@ def probe(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, step_size
                     offset = 0
                     for p, w in zip(params, weights):
                         n = p.numel()
-                        p.copy_(w - eta * grad0[offset:offset + n].view_as(p))
+                        p.copy_(w - eta * grad0[offset : offset + n].view_as(p))
                         offset += n
                 loss, grad = loss_and_grad()
                 grad_diff = (grad - grad0).norm().item()
-                records.append({"step_size": eta, "loss": loss, "loss_at_w": loss0, "grad_norm": grad0_norm,
-                                "grad_diff": grad_diff,
-                                "beta": grad_diff / (eta * grad0_norm) if grad0_norm > 0 else float("nan")})
+                records.append(
+                    {
+                        "step_size": eta,
+                        "loss": loss,
+                        "loss_at_w": loss0,
+                        "grad_norm": grad0_norm,
+                        "grad_diff": grad_diff,
+                        "beta": grad_diff / (eta * grad0_norm) if grad0_norm > 0 else float("nan"),
+                    }
+                )
         finally:
             with torch.no_grad():
                 for p, w in zip(params, weights):

@@ -20,7 +20,13 @@ from bnlab.errors import RunFolderError
 from bnlab.models import build_model
 
 SUMMARY, METRICS, STEPS, PROBES, MODEL, CHECKPOINT = (
-    "run.json", "metrics.csv", "steps.csv", "probes.csv", "model.pt", "checkpoint.pt")
+    "run.json",
+    "metrics.csv",
+    "steps.csv",
+    "probes.csv",
+    "model.pt",
+    "checkpoint.pt",
+)
 # What a finished run leaves behind (the train rule's outputs).
 OUTPUTS = (METRICS, STEPS, PROBES, MODEL, SUMMARY)
 
@@ -71,10 +77,13 @@ def rebuild_model(saved: dict, data: dict, device: torch.device, epoch: int | No
     elif epoch in saved["snapshots"]:
         state = saved["snapshots"][epoch]
     else:
-        raise RunFolderError(f"{spec['experiment']}/{spec['run']}: no snapshot of epoch {epoch}; it holds "
-                             f"{sorted(saved['snapshots'])} (set the experiment's snapshot_epochs)")
+        raise RunFolderError(
+            f"{spec['experiment']}/{spec['run']}: no snapshot of epoch {epoch}; it holds "
+            f"{sorted(saved['snapshots'])} (set the experiment's snapshot_epochs)"
+        )
     _, size, _, channels = data["x_test"].shape
-    model = build_model(spec["model"], num_classes=len(data["classes"]), in_channels=channels, image_size=size,
-                        width=spec["width"])
+    model = build_model(
+        spec["model"], num_classes=len(data["classes"]), in_channels=channels, image_size=size, width=spec["width"]
+    )
     model.load_state_dict(state)
     return model.to(device)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import torch
@@ -28,10 +28,19 @@ from bnlab.train.losses import build_loss
 from bnlab.train.optimizers import build_optimizer
 from bnlab.train.schedules import build_schedule
 
-METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s", "status"]
+METRIC_COLUMNS = [
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "seconds",
+    "images_per_s",
+    "status",
+]
 # Wall-clock columns: the only ones that differ between two runs of the same spec.
 TIMING_COLUMNS = ["seconds", "images_per_s"]
-
 
 
 class Run:
@@ -41,15 +50,21 @@ class Run:
         self.spec, self.device, self.code_version = spec, device, code_version
         torch.manual_seed(spec["seed"])
         memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        self.train_set = DeviceDataset(data["x_train"], data["y_train"], device, spec["mean"], spec["std"], memory_format)
+        self.train_set = DeviceDataset(
+            data["x_train"], data["y_train"], device, spec["mean"], spec["std"], memory_format
+        )
         self.test_set = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"], memory_format)
         channels, size, _ = self.train_set.shape
         self.num_classes = len(data["classes"])
-        self.model = build_model(spec["model"], num_classes=self.num_classes, in_channels=channels,
-                                 image_size=size, width=spec["width"]).to(device, memory_format=memory_format)
-        self.optimizer = build_optimizer(spec["optimizer"], self.model.parameters(), spec["lr"],
-                                         spec.get("optimizer_options", {}))
-        self.schedule = build_schedule(spec["schedule"], self.optimizer, spec["epochs"], spec.get("schedule_options", {}))
+        self.model = build_model(
+            spec["model"], num_classes=self.num_classes, in_channels=channels, image_size=size, width=spec["width"]
+        ).to(device, memory_format=memory_format)
+        self.optimizer = build_optimizer(
+            spec["optimizer"], self.model.parameters(), spec["lr"], spec.get("optimizer_options", {})
+        )
+        self.schedule = build_schedule(
+            spec["schedule"], self.optimizer, spec["epochs"], spec.get("schedule_options", {})
+        )
         self.loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
         self.augment = build_augmentation(spec["augmentation"])
         self.generator = torch.Generator(device=device).manual_seed(spec["seed"])
@@ -69,12 +84,21 @@ class Run:
     # -- checkpoint -------------------------------------------------------------------------
     def state(self) -> dict:
         return {
-            "spec": self.spec, "code_version": self.code_version, "epoch": self.epoch, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "spec": self.spec,
+            "code_version": self.code_version,
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "history": self.history, "step_losses": self.step_losses, "probes": self.probes,
-            "snapshots": self.snapshots, "status": self.status, "diverged_step": self.diverged_step,
+            "history": self.history,
+            "step_losses": self.step_losses,
+            "probes": self.probes,
+            "snapshots": self.snapshots,
+            "status": self.status,
+            "diverged_step": self.diverged_step,
         }
 
     def load_state(self, state: dict) -> None:
@@ -97,13 +121,16 @@ class Run:
         first_step = len(self.step_losses)
         losses, correct, seen = [], [], 0
         start = time.perf_counter()
-        for i, (x, y) in enumerate(self.train_set.batches(spec["batch_size"], augment=self.augment,
-                                                           generator=self.generator, shuffle=True)):
+        for i, (x, y) in enumerate(
+            self.train_set.batches(spec["batch_size"], augment=self.augment, generator=self.generator, shuffle=True)
+        ):
             step = first_step + i
             if probe_every and step % probe_every == 0:
                 sizes = [m * lr for m in spec["probe_step_sizes"]]
-                self.probes += [{"step": step, "epoch": self.epoch + 1, "lr": lr, **r}
-                                for r in probe(model, self.loss_fn, x, y, sizes)]
+                self.probes += [
+                    {"step": step, "epoch": self.epoch + 1, "lr": lr, **r}
+                    for r in probe(model, self.loss_fn, x, y, sizes)
+                ]
             with training_autocast(self.device):
                 logits = model(x)
                 loss = self.loss_fn(logits.float(), y)
@@ -124,22 +151,30 @@ class Run:
             self.diverge(first_step + len(losses) - 1)
         losses = torch.stack(losses).float().cpu()  # one device sync per epoch, not per step
         train_seconds = time.perf_counter() - start
-        self.step_losses += [{"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v}
-                             for i, v in enumerate(losses.tolist())]
+        self.step_losses += [
+            {"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v}
+            for i, v in enumerate(losses.tolist())
+        ]
         self.schedule.step()
         test = evaluate(model, self.test_set, self.loss_fn, self.num_classes)
         self.epoch += 1
-        return {"epoch": self.epoch, "lr": lr, "train_loss": losses.mean().item(),
-                "train_acc": 100.0 * torch.stack(correct).sum().item() / seen, "test_loss": test.loss,
-                "test_acc": test.accuracy, "seconds": time.perf_counter() - start,
-                "images_per_s": seen / train_seconds, "status": self.status}
+        return {
+            "epoch": self.epoch,
+            "lr": lr,
+            "train_loss": losses.mean().item(),
+            "train_acc": 100.0 * torch.stack(correct).sum().item() / seen,
+            "test_loss": test.loss,
+            "test_acc": test.accuracy,
+            "seconds": time.perf_counter() - start,
+            "images_per_s": seen / train_seconds,
+            "status": self.status,
+        }
 
     def diverge(self, step: int) -> None:
         self.status, self.diverged_step = "diverged", step
 
 
-def train(spec: dict, data_path: Path, out_dir: Path, code_version: str,
-          log: Callable[[str], None] = print) -> dict:
+def train(spec: dict, data_path: Path, out_dir: Path, code_version: str, log: Callable[[str], None] = print) -> dict:
     """Train (or resume) the run ``spec`` with the code ``code_version`` and write its results into ``out_dir``.
 
     A checkpoint resumes only the same spec trained by the same code: any other is discarded, and the
@@ -155,13 +190,16 @@ def train(spec: dict, data_path: Path, out_dir: Path, code_version: str,
         if state["spec"] != spec:
             log(f"{checkpoint} belongs to another spec; starting afresh")
         elif state.get("code_version") != code_version:
-            log(f"{checkpoint} was written by code {state.get('code_version')}, this is {code_version}; "
-                "starting afresh")
+            log(
+                f"{checkpoint} was written by code {state.get('code_version')}, this is {code_version}; starting afresh"
+            )
         else:
             run.load_state(state)
             log(f"resuming {spec['run']} after epoch {run.epoch}")
-    log(f"{spec['experiment']}/{spec['run']}: {spec['model']} ({count_parameters(run.model):,} parameters) "
-        f"on {device_name(device)}, {len(run.train_set):,} train / {len(run.test_set):,} test images")
+    log(
+        f"{spec['experiment']}/{spec['run']}: {spec['model']} ({count_parameters(run.model):,} parameters) "
+        f"on {device_name(device)}, {len(run.train_set):,} train / {len(run.test_set):,} test images"
+    )
     while run.epoch < spec["epochs"] and run.status == "ok":
         row = run.train_epoch()
         run.history.append(row)
@@ -170,11 +208,13 @@ def train(spec: dict, data_path: Path, out_dir: Path, code_version: str,
         with atomic_path(checkpoint) as tmp:
             torch.save(run.state(), tmp)
         write_csv(pd.DataFrame(run.history, columns=METRIC_COLUMNS), out_dir / run_folder.METRICS)
-        log(f"epoch {row['epoch']:>3}/{spec['epochs']}  lr {row['lr']:.3g}  "
+        log(
+            f"epoch {row['epoch']:>3}/{spec['epochs']}  lr {row['lr']:.3g}  "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:5.1f}%  "
             f"test loss {row['test_loss']:.4f} acc {row['test_acc']:5.1f}%  "
-            f"{row['seconds']:.1f}s  {row['images_per_s']:,.0f} img/s" + (
-                f"  DIVERGED at step {run.diverged_step}" if run.status == "diverged" else ""))
+            f"{row['seconds']:.1f}s  {row['images_per_s']:,.0f} img/s"
+            + (f"  DIVERGED at step {run.diverged_step}" if run.status == "diverged" else "")
+        )
     return finish(run, out_dir, checkpoint)
 
 
@@ -182,19 +222,46 @@ def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
     history = pd.DataFrame(run.history, columns=METRIC_COLUMNS)
     write_csv(history, out_dir / run_folder.METRICS)
     write_csv(pd.DataFrame(run.step_losses, columns=["step", "epoch", "lr", "loss"]), out_dir / run_folder.STEPS)
-    write_csv(pd.DataFrame(run.probes, columns=["step", "epoch", "lr", "step_size", "loss", "loss_at_w",
-                                                "grad_norm", "grad_diff", "beta"]), out_dir / run_folder.PROBES)
+    write_csv(
+        pd.DataFrame(
+            run.probes,
+            columns=["step", "epoch", "lr", "step_size", "loss", "loss_at_w", "grad_norm", "grad_diff", "beta"],
+        ),
+        out_dir / run_folder.PROBES,
+    )
     with atomic_path(out_dir / run_folder.MODEL) as tmp:
         torch.save({"spec": run.spec, "state_dict": run.model.state_dict(), "snapshots": run.snapshots}, tmp)
     best = history.loc[history["test_acc"].idxmax()] if history["test_acc"].notna().any() else history.iloc[-1]
     summary = {
-        **{k: run.spec[k] for k in ("experiment", "run", "dataset", "model", "optimizer", "lr", "schedule",
-                                    "augmentation", "loss", "width", "epochs", "batch_size", "seed")},
-        "parameters": count_parameters(run.model), "status": run.status, "diverged_step": run.diverged_step,
-        "epochs_run": run.epoch, "final_train_acc": history["train_acc"].iloc[-1],
-        "final_test_acc": history["test_acc"].iloc[-1], "best_test_acc": best["test_acc"],
-        "best_epoch": int(best["epoch"]), "train_seconds": history["seconds"].sum(),
-        "device": device_name(run.device), "torch": torch.__version__,
+        **{
+            k: run.spec[k]
+            for k in (
+                "experiment",
+                "run",
+                "dataset",
+                "model",
+                "optimizer",
+                "lr",
+                "schedule",
+                "augmentation",
+                "loss",
+                "width",
+                "epochs",
+                "batch_size",
+                "seed",
+            )
+        },
+        "parameters": count_parameters(run.model),
+        "status": run.status,
+        "diverged_step": run.diverged_step,
+        "epochs_run": run.epoch,
+        "final_train_acc": history["train_acc"].iloc[-1],
+        "final_test_acc": history["test_acc"].iloc[-1],
+        "best_test_acc": best["test_acc"],
+        "best_epoch": int(best["epoch"]),
+        "train_seconds": history["seconds"].sum(),
+        "device": device_name(run.device),
+        "torch": torch.__version__,
     }
     write_text(out_dir / run_folder.SUMMARY, json.dumps(summary, indent=2, default=float) + "\n")
     checkpoint.unlink(missing_ok=True)

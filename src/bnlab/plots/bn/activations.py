@@ -10,11 +10,16 @@ from bnlab.plots.style import color, save, subplots
 
 def activation_stats(table: pd.DataFrame, png) -> None:
     threshold = table["threshold"].iloc[0]
-    panels = [("mean", "mean activation"), ("std", "activation std"),
-              ("dead_pct", f"dead units, % (mean activation < {threshold:g})"),
-              ("never_active_pct", "never-active units, % (0 on every test image)")]
-    table = table.assign(dead_pct=100 * table["dead_units"] / table["units"],
-                         never_active_pct=100 * table["never_active_units"] / table["units"])
+    panels = [
+        ("mean", "mean activation"),
+        ("std", "activation std"),
+        ("dead_pct", f"dead units, % (mean activation < {threshold:g})"),
+        ("never_active_pct", "never-active units, % (0 on every test image)"),
+    ]
+    table = table.assign(
+        dead_pct=100 * table["dead_units"] / table["units"],
+        never_active_pct=100 * table["never_active_units"] / table["units"],
+    )
     fig, axes = subplots(2, 2, figsize=(10, 6.5), sharex=True)
     for ax, (column, title) in zip(axes.flat, panels):
         for label, model, rows in series(table):

@@ -15,8 +15,9 @@ def feature_maps(maps: dict[str, np.ndarray], png, channels: int = 8) -> None:
     images, labels, classes = maps["images"], maps["labels"], maps["classes"]
     count = len(maps["models"])
     shown = min(channels, min(maps[f"map_{i}"].shape[1] for i in range(count)))
-    fig, axes = subplots(count * len(images), shown + 1, figsize=(1.1 * (shown + 1), 1.15 * count * len(images)),
-                         squeeze=False)
+    fig, axes = subplots(
+        count * len(images), shown + 1, figsize=(1.1 * (shown + 1), 1.15 * count * len(images)), squeeze=False
+    )
     for i in range(count):
         activation = maps[f"map_{i}"].astype(np.float32)[:, :shown]
         low = activation.min(axis=(0, 2, 3), keepdims=True)

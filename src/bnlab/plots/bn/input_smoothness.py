@@ -13,8 +13,13 @@ def input_smoothness(table: pd.DataFrame, png) -> None:
     """A box per model with every batch's ratio drawn over it."""
     fig, ax = subplots()
     groups = list(series(table))
-    boxes = ax.boxplot([rows["ratio"] for _, _, rows in groups], widths=0.5, showfliers=False,
-                       medianprops={"color": "black"}, patch_artist=True)
+    boxes = ax.boxplot(
+        [rows["ratio"] for _, _, rows in groups],
+        widths=0.5,
+        showfliers=False,
+        medianprops={"color": "black"},
+        patch_artist=True,
+    )
     ax.set_xticks(range(1, len(groups) + 1), [label for label, _, _ in groups])
     for position, (patch, (_, model, rows)) in enumerate(zip(boxes["boxes"], groups), start=1):
         patch.set(facecolor=color(model), alpha=0.3)

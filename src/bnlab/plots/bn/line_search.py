@@ -20,13 +20,27 @@ def _probe_band(table: pd.DataFrame, png, low: str, high: str, ylabel: str, titl
 
 
 def probe_loss(table: pd.DataFrame, png, smooth: int = 0) -> None:
-    _probe_band(table, png, "loss_min", "loss_max", "loss at w - eta grad L(w), min-max over eta",
-                "Loss landscape along the gradient (line search)", smooth)
+    _probe_band(
+        table,
+        png,
+        "loss_min",
+        "loss_max",
+        "loss at w - eta grad L(w), min-max over eta",
+        "Loss landscape along the gradient (line search)",
+        smooth,
+    )
 
 
 def gradient_predictiveness(table: pd.DataFrame, png, smooth: int = 0) -> None:
-    _probe_band(table, png, "grad_diff_min", "grad_diff_max", "||grad L(w) - grad L(w - eta grad L(w))||",
-                "Gradient predictiveness (min-max over eta)", smooth)
+    _probe_band(
+        table,
+        png,
+        "grad_diff_min",
+        "grad_diff_max",
+        "||grad L(w) - grad L(w - eta grad L(w))||",
+        "Gradient predictiveness (min-max over eta)",
+        smooth,
+    )
 
 
 def beta_smoothness(table: pd.DataFrame, png, smooth: int = 0) -> None:
@@ -38,4 +52,3 @@ def beta_smoothness(table: pd.DataFrame, png, smooth: int = 0) -> None:
     ax.set_title('"Effective" beta-smoothness' + smoothing_note(smooth, "probes"))
     ax.legend()
     save(fig, png)
-

@@ -16,8 +16,15 @@ def training_curves(table: pd.DataFrame, png) -> None:
         for split, style in STYLES.items():
             part = rows[rows["split"] == split]
             for ax, column in zip(axes, ("loss", "acc")):
-                ax.plot(part["epoch"], part[column], style, color=color(model), marker="o", markersize=3,
-                        label=f"{label} {split}")
+                ax.plot(
+                    part["epoch"],
+                    part[column],
+                    style,
+                    color=color(model),
+                    marker="o",
+                    markersize=3,
+                    label=f"{label} {split}",
+                )
     for ax, title in zip(axes, ("loss", "accuracy (%)")):
         ax.set_xlabel("epoch")
         ax.set_title(title)
