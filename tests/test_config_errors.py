@@ -107,6 +107,14 @@ BAD = {
         set_in("experiments.tiny.schedule_options.milestones", [1, 3]),
         r"experiments\.tiny\.schedule_options\.milestones\[1\]: 3 is past",
     ),
+    "plateau on validation without a validation split": (
+        set_in("experiments.tiny.schedule", "plateau"),
+        r"experiments\.tiny\.schedule: plateau watches val_loss, but dataset tiny has no validation split",
+    ),
+    "cutmix before another augmentation": (
+        set_in("experiments.tiny.augmentation", "cutmix+flip"),
+        r"experiments\.tiny\.augmentation: augmentation 'cutmix\+flip'",
+    ),
     "milestones out of order": (
         set_in("experiments.tiny.schedule_options.milestones", [2, 1]),
         r"experiments\.tiny\.schedule_options\.milestones\[1\]: 1 does not follow 2",

@@ -7,7 +7,7 @@ from PIL import Image
 
 from bnlab.data.augment import build_augmentation, cutout, random_crop, random_flip
 from bnlab.data.loader import DeviceDataset
-from bnlab.data.prepare import balanced_subset, load, prepare, split
+from bnlab.data.prepare import balanced_split, load, prepare, split
 from bnlab.errors import DataError
 from conftest import SHARED_DATA, requires_shared_data, synthetic_images, write_npz
 
@@ -66,11 +66,23 @@ def test_split_and_subset_are_seeded_and_balanced():
     x, y = synthetic_images(30, classes=3, size=4)
     a, b = split(x, y, [3, 1, 1], seed=5), split(x, y, [3, 1, 1], seed=5)
     assert all(np.array_equal(a[k], b[k]) for k in a)
-    xs, ys = balanced_subset(x, y, 7, seed=1, what="t")
-    assert np.bincount(ys).tolist() == [7, 7, 7]
-    assert not np.array_equal(balanced_subset(x, y, 7, seed=2, what="t")[0], xs)
+    xs, ys, rest_x, rest_y = balanced_split(x, y, 7, seed=1, what="t")
+    assert np.bincount(ys).tolist() == [7, 7, 7] and np.bincount(rest_y).tolist() == [23, 23, 23]
+    # A partition of the images: the drawn ones and the rest, nothing repeated.
+    assert len(np.unique(np.concatenate([xs, rest_x]).reshape(len(y), -1), axis=0)) == len(y)
+    assert not np.array_equal(balanced_split(x, y, 7, seed=2, what="t")[0], xs)
     with pytest.raises(DataError, match="class 0 has 30 examples, fewer than the 31"):
-        balanced_subset(x, y, 31, seed=1, what="t")
+        balanced_split(x, y, 31, seed=1, what="t")
+
+
+def test_a_validation_split_is_held_out_of_the_training_images_before_subsetting(tmp_path):
+    source = write_npz(tmp_path / "src.npz", train_per_class=20, test_per_class=4)
+    prepare({**BARE_NPZ, "validation_per_class": 5, "train_per_class": 10}, source, tmp_path / "d.npz")
+    arrays = load(tmp_path / "d.npz")
+    assert np.bincount(arrays["y_val"]).tolist() == [5] * 10
+    assert np.bincount(arrays["y_train"]).tolist() == [10] * 10
+    train = {a.tobytes() for a in arrays["x_train"]}
+    assert not train & {a.tobytes() for a in arrays["x_val"]}  # never validated on a training image
 
 
 def test_load_refuses_a_file_that_no_longer_matches_its_sha256(tmp_path):

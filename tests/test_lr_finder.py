@@ -105,3 +105,26 @@ def test_the_test_ends_with_the_batches_and_needs_one():
     assert len(result.rows) == 3 and not result.diverged
     with pytest.raises(ValueError, match="no batches|ran out"):
         lr_range_test(nn.Linear(1, 1), F.mse_loss, iter([]), sgd)
+
+
+def test_the_range_test_of_a_run_spec_sweeps_its_models_lr_range(tmp_path):
+    """Each model set up as its run trains; the lr grows exponentially; the suggestion lies in the swept range."""
+    from bnlab import config as study
+    from bnlab.data.prepare import load, prepare
+    from bnlab.train.components import load_all
+    from bnlab.train.lr_finder import range_test_table
+    from conftest import REPO, write_npz
+
+    load_all()
+    config = study.validate(
+        {"datasets": {"d": {"torchvision": "CIFAR10", "local": "x", "num_classes": 10}},
+         "experiments": {"e": {"dataset": "d", "model": ["simple_cnn", "vgg_a"], "width": 0.25, "batch_size": 20}}},
+        REPO / "workflow" / "schemas" / "config.schema.yaml",
+    )
+    prepare(config["datasets"]["d"], write_npz(tmp_path / "s.npz", train_per_class=4, test_per_class=2), tmp_path / "d.npz")
+    table = range_test_table(study.expand(config), load(tmp_path / "d.npz"), lr_min=1e-4, lr_max=1.0, steps=12)
+    assert list(table["model"].unique()) == ["simple_cnn", "vgg_a"]
+    for _, rows in table.groupby("model"):
+        ratios = (rows["lr"].iloc[1:].to_numpy() / rows["lr"].iloc[:-1].to_numpy())
+        assert ratios == pytest.approx(10 ** (4 / 11))  # 12 steps from 1e-4 to 1: a constant factor each step
+        assert 1e-5 <= rows["suggested_lr"].iloc[0] <= 0.1  # a tenth of a swept rate

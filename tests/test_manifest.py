@@ -23,7 +23,8 @@ def test_each_experiment_gets_its_tables_figures_and_notebook_and_each_dataset_i
     )
     manifest = manifest_of(config)
     names = [f["name"] for f in manifest["figures"]]
-    assert names == ["augmentation_tiny", "training_tiny", "per_class_tiny", "training_second", "per_class_second"]
+    assert names == ["augmentation_tiny", "training_tiny", "per_class_tiny", "confusion_tiny", "training_second",
+                     "per_class_second", "confusion_second"]
     assert manifest["notebooks"] == ["results/notebooks/tiny.ipynb", "results/notebooks/second.ipynb"]
     # Only an axis that varies within an experiment makes a comparison table.
     assert manifest["experiments"]["tiny"]["comparisons"] == {}
@@ -40,6 +41,7 @@ def test_a_figure_names_its_kind_inputs_and_only_the_options_its_kind_takes():
     assert gallery["kind"] == "augmentations" and gallery["options"] == "--augmentations flip"
     assert training["inputs"] == ["results/tables/runs_tiny.csv", "results/data/tiny.npz"]
     assert len(training["depends"]) == 2 * 2  # metrics.csv and steps.csv of each of its two runs
+    assert "lr_range_tiny" not in figures  # only an experiment with an lr_range_test key has one
     for figure in manifest["figures"]:
         kind = FIGURES[figure["kind"]]
         assert len(figure["inputs"]) == len(kind.inputs)
@@ -64,3 +66,11 @@ def test_the_batchnorm_figures_appear_exactly_when_the_config_runs_the_analyses(
 def test_every_caption_the_manifest_names_exists(config):
     for figure in manifest_of(config)["figures"]:
         assert (REPO / figure["caption"]).is_file(), figure["caption"]
+
+
+def test_an_experiment_with_a_range_test_gets_its_table_and_figure():
+    config = deep_merge(TINY_CONFIG, {"experiments": {"tiny": {"lr_range_test": {"models": ["vgg_a"]}}}})
+    manifest = manifest_of(config)
+    figure = next(f for f in manifest["figures"] if f["name"] == "lr_range_tiny")
+    assert figure["kind"] == "lr-range" and figure["inputs"] == ["results/analysis/lr_range/tiny.csv"]
+    assert manifest["experiments"]["tiny"]["lr_range"] == "results/analysis/lr_range/tiny.csv"

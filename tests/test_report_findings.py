@@ -121,36 +121,6 @@ def test_a_model_is_untrained_only_when_every_finished_run_of_it_is():
     assert findings.untrained_models(frame, chance=10.0) == {"vgg_a_bn"}
 
 
-def test_batchnorm_analyses_give_the_narrower_landscape_and_the_factor():
-    sentences = findings.batchnorm_analyses(
-        summary({("landscape_band_mean", "vgg_a"): 0.9, ("landscape_band_mean", "vgg_a_bn"): 0.3})
-    )
-    assert len(sentences) == 1
-    assert sentences[0].startswith("vgg_a_bn has the narrower loss landscape (course version")
-    assert "0.3 against 0.9 for vgg_a (3.0×). This agrees with the paper." in sentences[0]
-
-
-def test_batchnorm_analyses_say_when_a_measurement_goes_against_the_paper():
-    sentences = findings.batchnorm_analyses(
-        summary(
-            {
-                ("beta_smoothness_mean", "vgg_a"): 2.0,
-                ("beta_smoothness_mean", "vgg_a_bn"): 5.0,
-                ("final_test_acc", "vgg_a"): 10.0,
-                ("final_test_acc", "vgg_a_bn"): 60.0,
-            }
-        ),
-        at_chance={"vgg_a"},
-    )
-    assert sentences[0].startswith("vgg_a never left chance accuracy at this budget")
-    assert sentences[1].startswith(
-        "vgg_a has the smaller effective β-smoothness (mean): 2 against 5 for vgg_a_bn (2.5×)."
-    )
-    assert "goes against" in sentences[1]
-    # A higher accuracy with BatchNorm is what the paper finds.
-    assert sentences[2].endswith("This agrees with the paper.")
-
-
 def test_comparison_names_first_to_converge_and_most_accurate():
     groups = pd.DataFrame(
         {
@@ -165,8 +135,32 @@ def test_comparison_names_first_to_converge_and_most_accurate():
     assert sentences[0] == (
         "adam converged first, within 1.0 point of its best test accuracy after 12 epochs, against 15 for sgd."
     )
-    assert sentences[1] == "adamw reached the highest final test accuracy (89.6%), 0.8 points above adam (88.8%)."
+    assert sentences[1] == (
+        "adamw reached the highest final test accuracy (89.6%), 0.8 points above adam (88.8%); one seed each, "
+        "so the spread of this gap is not measured."
+    )
     assert sentences[2] == "Runs diverged with adamw (1)."
+
+
+@pytest.mark.parametrize(
+    "stds, verdict",
+    [
+        ((0.1, 0.3), "a gap larger than twice the spread over seeds (0.6 points)"),
+        ((0.5, 0.2), "a gap within twice the spread over seeds (1.0 point): not resolved"),
+    ],
+)
+def test_a_ranking_says_whether_its_gap_exceeds_the_spread_over_seeds(stds, verdict):
+    groups = pd.DataFrame(
+        {
+            "optimizer": ["sgd", "adam"],
+            "runs": [3, 3],
+            "final_test_acc": [89.0, 88.2],
+            "final_test_acc_std": list(stds),
+            "epochs_to_converge": [5.0, 5.0],
+            "diverged": [0, 0],
+        }
+    )
+    assert verdict in findings.comparison(groups, "optimizer")[1]
 
 
 def test_per_class_reports_ties_as_ties():
@@ -233,3 +227,19 @@ def test_claims_summary_counts_statuses_and_marks_budget(budget):
     assert any(s.startswith("This run used the quick budget") for s in sentences) == (budget == "quick")
     assert "The measured accuracy is below the claim in 1 of 1 comparisons, by 55.2 points to 55.2 points." in sentences
     assert sentences[-1] == "At width 1, the parameter count matches no claim and differs for vgg_a_bn (+523,008)."
+
+
+def test_the_double_softmax_explanation_comes_from_the_measured_gradients():
+    runs = pd.DataFrame(
+        {
+            "loss": ["ce", "double_softmax", "own_softmax_nll"],
+            "first_epoch_output_grad_norm": [0.8, 0.1, 0.8],
+            "first_epoch_loss_drop": [1.2, 0.01, 1.2],
+            "final_test_acc": [82.0, 60.0, 82.5],
+        }
+    )
+    first, fixed = findings.double_softmax(runs)
+    assert "averaged 0.1 over the first epoch, against 0.8 for the correct loss: 8.0× smaller" in first
+    assert "fell by 0.01 in that epoch against 1.2" in first
+    assert "ended at 82.5%, 0.5 points above the correct training" in fixed
+    assert findings.double_softmax(runs[runs["loss"] != "double_softmax"]) == []

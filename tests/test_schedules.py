@@ -19,7 +19,7 @@ def make(options=None, lr=1.0):
     return optimizer, build_schedule("plateau", optimizer, 30, options or {})
 
 
-def lrs_over(optimizer, schedule, values, metric="test_loss"):
+def lrs_over(optimizer, schedule, values, metric="val_loss"):
     """The lr each epoch trained with, stepping the schedule after each epoch with that epoch's metric."""
     lrs = []
     for value in values:
@@ -53,16 +53,16 @@ def test_plateau_state_survives_a_checkpoint_mid_patience():
 
 def test_plateau_watching_accuracy_waits_for_it_to_stop_rising():
     rising = [50.0, 60.0, 70.0, 75.0, 80.0, 82.0, 83.0, 84.0]
-    optimizer, schedule = make({"metric": "test_acc"})
-    assert lrs_over(optimizer, schedule, rising, "test_acc") == [1.0] * 8
-    assert schedule.state_dict()["metric"] == "test_acc"
+    optimizer, schedule = make({"metric": "val_acc"})
+    assert lrs_over(optimizer, schedule, rising, "val_acc") == [1.0] * 8
+    assert schedule.state_dict()["metric"] == "val_acc"
 
 
 def test_report_000s_plateau_on_accuracy_in_min_mode_cuts_every_fourth_epoch():
     # the notebook passed rising accuracy to a mode="min" scheduler: epoch 1 sets the "best", 2-5 are all "worse"
     rising = [50.0 + epoch for epoch in range(15)]
-    optimizer, schedule = make({"metric": "test_acc", "mode": "min"})
-    lrs = lrs_over(optimizer, schedule, rising, "test_acc")
+    optimizer, schedule = make({"metric": "val_acc", "mode": "min"})
+    lrs = lrs_over(optimizer, schedule, rising, "val_acc")
     assert lrs == pytest.approx([1.0] * 5 + [0.1] * 4 + [0.01] * 4 + [0.001] * 2)
 
 
@@ -72,7 +72,7 @@ def test_plateau_gamma_and_patience_are_options():
     assert lrs == [1.0, 1.0, 1.0, 0.5]  # epochs 2 and 3 do not improve: more than 1, so epoch 4 trains at half
 
 
-@pytest.mark.parametrize("options, key", [({"metric": "val_acc"}, "metric"), ({"mode": "up"}, "mode")])
+@pytest.mark.parametrize("options, key", [({"metric": "test_acc"}, "metric"), ({"mode": "up"}, "mode")])
 def test_plateau_names_a_bad_option(options, key):
     with pytest.raises(ConfigError, match=f"schedule_options.{key}"):
         make(options)

@@ -72,6 +72,8 @@ def test_a_run_writes_its_results_and_learns(tmp_path, data):
         "lr",
         "train_loss",
         "train_acc",
+        "val_loss",
+        "val_acc",
         "test_loss",
         "test_acc",
         "seconds",
@@ -82,6 +84,10 @@ def test_a_run_writes_its_results_and_learns(tmp_path, data):
     assert metrics["test_acc"].iloc[-1] > 30  # 10 synthetic classes: chance is 10%
     steps = pd.read_csv(tmp_path / "steps.csv")
     assert steps["step"].tolist() == list(range(8 * 10))  # 100 images, batch 10
+    assert (steps["output_grad_norm"] > 0).all() and steps["output_grad_norm"].notna().all()
+    # No validation split here: the best epoch is the last one, never the one with the best test accuracy.
+    assert summary["best_epoch"] == 8 and summary["best_epoch_chosen_on"] == "last epoch"
+    assert summary["test_acc_at_best_epoch"] == metrics["test_acc"].iloc[-1]
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "ok" == summary["status"]
     assert not (tmp_path / "checkpoint.pt").exists()
 
@@ -200,3 +206,48 @@ def test_the_line_search_probe_records_every_kth_step(tmp_path, data):
     # the probe leaves training untouched: same losses as an unprobed run
     train(make_spec(epochs=1), data, tmp_path / "plain", CODE, log=lambda s: None)
     assert (tmp_path / "steps.csv").read_text() == (tmp_path / "plain" / "steps.csv").read_text()
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """The tiny dataset with 3 training images per class held out for validation."""
+    from bnlab.data.prepare import prepare
+
+    root = tmp_path_factory.mktemp("validated")
+    dataset = {"torchvision": "CIFAR10", "local": "x", "num_classes": 10, "validation_per_class": 3, "seed": 0}
+    prepare(dataset, write_npz(root / "src.npz", train_per_class=13, test_per_class=4), root / "d.npz")
+    return root / "d.npz"
+
+
+def test_the_best_epoch_is_chosen_on_validation_and_quoted_with_its_test_accuracy(tmp_path, validated):
+    spec = make_spec(model="simple_cnn", epochs=6, lr=0.01, batch_size=10, augmentation="none", width=1.0)
+    summary = train(spec, validated, tmp_path, CODE, log=lambda s: None)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    chosen = metrics.loc[metrics["val_acc"].idxmax()]
+    assert summary["best_epoch_chosen_on"] == "validation" and summary["best_epoch"] == chosen["epoch"]
+    assert summary["test_acc_at_best_epoch"] == chosen["test_acc"]
+    assert summary["best_test_acc"] == metrics["test_acc"].max()
+
+
+def test_plateau_and_center_loss_state_survive_a_kill_and_resume(tmp_path, validated):
+    """The plateau's patience counter and the center loss's centres live in the checkpoint."""
+    spec = make_spec(
+        model="simple_cnn", epochs=5, lr=0.05, batch_size=10, augmentation="none", width=1.0, loss="center",
+        schedule="plateau", schedule_options={"patience": 0, "metric": "val_acc", "mode": "min"},
+    )
+    whole = train(spec, validated, tmp_path / "whole", CODE, log=lambda s: None)
+    with pytest.raises(Killed):
+        train(spec, validated, tmp_path / "killed", CODE,
+              log=lambda line: (_ for _ in ()).throw(Killed) if line.startswith("epoch   2/") else 0)
+    train(spec, validated, tmp_path / "killed", CODE, log=lambda s: None)
+    metrics = learning_columns(tmp_path / "whole")
+    assert metrics["lr"].nunique() > 1, "the plateau never cut the lr: the test would not see its state"
+    assert metrics.equals(learning_columns(tmp_path / "killed"))
+    assert whole["status"] == "ok"
+
+
+def test_cutmix_trains_and_credits_mixed_labels(tmp_path, data):
+    spec = make_spec(model="simple_cnn", epochs=1, batch_size=10, augmentation="crop+cutmix", width=1.0)
+    summary = train(spec, data, tmp_path, CODE, log=lambda s: None)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert summary["status"] == "ok" and 0 <= metrics["train_acc"].iloc[0] <= 100

@@ -4,6 +4,8 @@ import copy
 import re
 import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import REPO, TINY_CONFIG, finished_workflow, jobs
@@ -98,3 +100,36 @@ def test_the_quick_profile_plans_the_same_dag_as_the_full_study(tiny_workflow, t
     full = jobs(tiny_workflow.dry_run())
     quick = jobs(tiny_workflow.dry_run("--profile", str(tiny_workflow.root / "workflow" / "profiles" / "quick")))
     assert full == quick and full["train"] >= 6
+
+
+GRAY_CONFIG = {
+    "budget": "test",
+    "data_root": "data",
+    "threads": 1,
+    "datasets": {"gray": {"torchvision": "FashionMNIST", "local": "gray.npz", "num_classes": 10,
+                          "validation_per_class": 2}},
+    "experiments": {
+        "gray": {"dataset": "gray", "model": ["fc_net", "lenet5", "resnet18"], "width": 0.125, "optimizer": "adam",
+                 "lr": 1e-3, "epochs": 1, "batch_size": 50, "augmentation": "crop", "title": "Grayscale"},
+    },
+}
+
+
+def test_a_one_channel_28px_dataset_flows_through_the_whole_workflow(tmp_path):
+    """prepare -> train -> tables, figures (gallery, curves, per-class, confusion) -> report, with the training
+    split's own normalisation (the config gives no mean or std)."""
+    from conftest import TinyWorkflow, write_npz
+
+    workflow = TinyWorkflow(tmp_path / "wf", GRAY_CONFIG)
+    write_npz(workflow.root / "data" / "gray.npz", train_per_class=12, test_per_class=5, size=28, channels=1)
+    workflow.snakemake()
+    results = workflow.root / "results"
+    data = np.load(results / "data" / "gray.npz")
+    assert data["x_train"].shape[1:] == (28, 28, 1) and data["mean"].shape == (1,)
+    runs = pd.read_csv(results / "tables" / "runs_gray.csv")
+    assert sorted(runs["model"]) == ["fc_net", "lenet5", "resnet18"] and (runs["status"] == "ok").all()
+    assert (runs["best_epoch_chosen_on"] == "validation").all()
+    confusion = pd.read_csv(results / "tables" / "confusion_gray.csv")
+    assert confusion.groupby("label")["images"].sum().tolist() == [50, 50, 50]  # every test image, once per run
+    report = (results / "report" / "report.md").read_text()
+    assert "## Grayscale" in report and "confusion_gray.png" in report

@@ -35,6 +35,7 @@ import yaml
 from torch import nn
 
 from bnlab import registry
+from bnlab.data.augment import build_mixing
 from bnlab.data.sources import DATA_ROOT_ENV
 from bnlab.errors import ConfigError
 from bnlab.models import build_model
@@ -223,31 +224,33 @@ def experiment_specs(config: dict, name: str) -> list[dict]:
     experiment = config["experiments"][name]
     dataset = config["datasets"][experiment["dataset"]]
     shared = {k: experiment[k] for k in RUN_SETTINGS if k in experiment}
-    specs, seen = [], set()
+    specs_by_id = {}
     for i, point in enumerate(experiment.get("grid") or [{}]):
+        where = f"experiments.{name}" + (f".grid[{i}]" if "grid" in experiment else "")
         if "model" not in point and "model" not in experiment:
-            raise invalid(f"experiments.{name}" + (f".grid[{i}]" if "grid" in experiment else ""), "no model given")
+            raise invalid(where, "no model given")
+        settings = {**shared, **{k: point[k] for k in RUN_SETTINGS if k in point}}
         axes = {axis: _as_list(point.get(axis, experiment.get(axis))) for axis in AXES}
         for values in itertools.product(*axes.values()):
             spec = dict(zip(AXES, values, strict=True))
             spec["lr"] = float(spec["lr"])
             spec["width"] = float(spec["width"])
             rid = run_id(spec)
-            if rid in seen:
+            full = {
+                "experiment": name,
+                "run": rid,
+                "dataset": experiment["dataset"],
+                "mean": experiment.get("mean", dataset["mean"]),
+                "std": experiment.get("std", dataset["std"]),
+                **spec,
+                **copy.deepcopy(settings),
+            }
+            if rid in specs_by_id:
+                if specs_by_id[rid] != full:  # the same run id would name two different runs
+                    raise invalid(where, f"run {rid} appears twice with different settings")
                 continue
-            seen.add(rid)
-            specs.append(
-                {
-                    "experiment": name,
-                    "run": rid,
-                    "dataset": experiment["dataset"],
-                    "mean": dataset["mean"],
-                    "std": dataset["std"],
-                    **spec,
-                    **copy.deepcopy(shared),
-                }
-            )
-    return specs
+            specs_by_id[rid] = full
+    return list(specs_by_id.values())
 
 
 def expand(config: dict) -> list[dict]:
@@ -302,7 +305,7 @@ def check(config: dict, data_root: Path | None) -> None:
 def _check_dataset(name: str, dataset: dict, geometry: Geometry) -> None:
     """Normalisation constants fit the channels, and a split of a pooled source leaves train and test images."""
     for key in ("mean", "std"):
-        if len(dataset[key]) not in (1, geometry.channels):
+        if dataset[key] is not None and len(dataset[key]) not in (1, geometry.channels):
             raise invalid(
                 f"datasets.{name}.{key}",
                 f"{len(dataset[key])} values for images of {geometry.channels} channel(s); "
@@ -311,6 +314,13 @@ def _check_dataset(name: str, dataset: dict, geometry: Geometry) -> None:
     train, _, test = dataset["split"]
     if not (train > 0 and test > 0):
         raise invalid(f"datasets.{name}.split", f"{dataset['split']} leaves no train or no test images")
+
+
+def has_validation(dataset: dict) -> bool:
+    """Whether prepare makes a validation split: one held out per class, or the 3:1:1 split of a pooled source."""
+    return bool(dataset.get("validation_per_class")) or (
+        dataset["torchvision"] == "Imagenette" and dataset["split"][1] > 0
+    )
 
 
 def _check_source(name: str, dataset: dict, data_root: Path | None) -> None:
@@ -367,9 +377,20 @@ def _check_runs(config: dict, name: str, specs: list[dict], geometries: dict[str
         except (ValueError, TypeError) as e:
             raise invalid(f"{where}.optimizer_options", f"{spec['optimizer']} rejects them: {e}") from None
         try:
-            build_schedule(spec["schedule"], optimizer, spec["epochs"], spec.get("schedule_options", {}))
+            schedule = build_schedule(spec["schedule"], optimizer, spec["epochs"], spec.get("schedule_options", {}))
         except (ValueError, TypeError) as e:
             raise invalid(f"{where}.schedule_options", f"{spec['schedule']} rejects them: {e}") from None
+        watched = getattr(schedule, "metric", "")
+        if watched.startswith("val_") and not has_validation(config["datasets"][experiment["dataset"]]):
+            raise invalid(
+                f"{where}.schedule",
+                f"{spec['schedule']} watches {watched}, but dataset {experiment['dataset']} has no validation "
+                f"split: set datasets.{experiment['dataset']}.validation_per_class",
+            )
+        try:
+            build_mixing(spec["augmentation"])
+        except ConfigError as e:
+            raise invalid(f"{where}.augmentation", str(e)) from None
         try:
             build_loss(spec["loss"], spec.get("loss_options", {}))
         except (ValueError, TypeError) as e:

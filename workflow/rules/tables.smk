@@ -108,6 +108,7 @@ rule table_per_class:
             subcategory="{experiment}",
         ),
         data="results/tables/per_class_{experiment}.csv",
+        confusion="results/tables/confusion_{experiment}.csv",
     log:
         "logs/report/table_per_class_{experiment}.log",
     benchmark:
@@ -124,7 +125,7 @@ rule table_per_class:
         code=lambda wc: provenance.code_hash("report per-class", EXPERIMENT_MODELS[wc.experiment]),
     shell:
         "bnlab report per-class --runs {params.runs:q} --data {input.data} --threads {threads}"
-        " --out {output.table} > {log} 2>&1"
+        " --out {output.table} --confusion {output.confusion} > {log} 2>&1"
 
 
 rule table_bn_summary:

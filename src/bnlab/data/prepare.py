@@ -37,8 +37,9 @@ def split(x: np.ndarray, y: np.ndarray, proportions: list[float], seed: int) -> 
     return out
 
 
-def balanced_subset(x: np.ndarray, y: np.ndarray, per_class: int, seed: int, what: str) -> tuple:
-    """``per_class`` examples of every class, drawn with a fixed seed, kept in their original order."""
+def balanced_split(x: np.ndarray, y: np.ndarray, per_class: int, seed: int, what: str) -> tuple:
+    """``per_class`` examples of every class drawn with a fixed seed, and the rest: (x, y, rest_x, rest_y),
+    each kept in its original order."""
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(y):
@@ -46,8 +47,9 @@ def balanced_subset(x: np.ndarray, y: np.ndarray, per_class: int, seed: int, wha
         if len(index) < per_class:
             raise DataError(f"{what}: class {label} has {len(index)} examples, fewer than the {per_class} asked for")
         chosen.append(rng.choice(index, per_class, replace=False))
-    index = np.sort(np.concatenate(chosen))
-    return x[index], y[index]
+    picked = np.zeros(len(y), dtype=bool)
+    picked[np.concatenate(chosen)] = True
+    return x[picked], y[picked], x[~picked], y[~picked]
 
 
 def declared_classes(dataset: dict, source_classes: list[str] | None, origin: str) -> list[str]:
@@ -156,11 +158,20 @@ def prepare(dataset: dict, source: Path, out: Path) -> str:
         arrays.update(split(arrays.pop("x"), arrays.pop("y"), dataset["split"], dataset["seed"]))
     arrays = check(arrays, classes, str(source))
     check_declared_shape(arrays["x_train"].shape[1:], dataset, str(source))
+    if dataset.get("validation_per_class") and "x_val" not in arrays:
+        # Held out from the training images before any subsetting, so no training image is ever validated on.
+        arrays["x_val"], arrays["y_val"], arrays["x_train"], arrays["y_train"] = balanced_split(
+            arrays["x_train"], arrays["y_train"], dataset["validation_per_class"], dataset["seed"],
+            f"{source} (validation)"
+        )
     for s, key in (("train", "train_per_class"), ("test", "test_per_class")):
         if dataset.get(key):
-            arrays[f"x_{s}"], arrays[f"y_{s}"] = balanced_subset(
+            arrays[f"x_{s}"], arrays[f"y_{s}"], _, _ = balanced_split(
                 arrays[f"x_{s}"], arrays[f"y_{s}"], dataset[key], dataset["seed"], f"{source} ({s})"
             )
+    # The training split's own per-channel statistics, for a config that gives no mean and std of its own.
+    pixels = arrays["x_train"].reshape(-1, arrays["x_train"].shape[-1]) / 255.0
+    arrays["mean"], arrays["std"] = pixels.mean(axis=0), pixels.std(axis=0)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -168,6 +179,13 @@ def prepare(dataset: dict, source: Path, out: Path) -> str:
     with atomic_path(out.with_suffix(".sha256")) as tmp:
         tmp.write_text(f"{digest}  {out.name}\n")
     return digest
+
+
+def normalisation(spec: dict, data: dict) -> tuple[list[float], list[float]]:
+    """The (mean, std) a run normalises its images with: its config's, else its training split's own."""
+    if spec["mean"] is not None and spec["std"] is not None:
+        return spec["mean"], spec["std"]
+    return data["mean"].tolist(), data["std"].tolist()
 
 
 def sha256_file(path: Path) -> str:

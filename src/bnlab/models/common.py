@@ -30,5 +30,14 @@ def build_model(
     return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, width=width)
 
 
+def output_weight(model: nn.Module) -> nn.Parameter:
+    """The weight matrix that produces the logits: the last 2-D parameter the model registers.
+
+    That is the softmax regression's ``W`` and the final ``nn.Linear`` weight of the MLPs and CNNs (conv
+    kernels are 4-D, and every model here registers its output layer last).
+    """
+    return [p for p in model.parameters() if p.dim() == 2][-1]
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -3,7 +3,7 @@
 The weights are plain parameters, ``W`` drawn from N(0, 0.01^2) and ``b`` zero, as in the d2l code the report
 debugs. ``forward`` returns the logits, so the shared trainer's losses see what they expect; the model's own
 probabilities are ``probabilities(x) = softmax(forward(x))`` with the ``softmax`` below. The losses that
-reproduce the report's three trainings (correct, doubled softmax, fixed) are in ``bnlab.train.softmax_bug``.
+reproduce the report's three trainings (correct, doubled softmax, fixed) are in ``bnlab.train.losses``.
 """
 
 from __future__ import annotations

@@ -25,17 +25,26 @@ def run_colors(models: list[str]) -> list[tuple[float, float, float]]:
 
 
 def draw(runs: pd.DataFrame, data: dict, png: str | Path, title: str = "") -> None:
-    """``runs``: the experiment's runs table (label, model, status, run_dir); ``data``: its prepared arrays."""
+    """``runs``: the experiment's runs table (label, setting, model, status, run_dir); ``data``: its prepared
+    arrays. Repeats of one setting over seeds are drawn as their mean with a band of ± one std."""
     chance = 100.0 / len(data["classes"])
     fig, (loss_ax, acc_ax) = style.subplots(1, 2, figsize=(12, 4))
     last_epoch = 1
-    for run, color in zip(runs.itertuples(), run_colors(list(runs["model"]))):
-        label = run.label + (f" (diverged at step {run.diverged_step:.0f})" if run.status == "diverged" else "")
-        steps, metrics = read_table(run.run_dir, STEPS), read_table(run.run_dir, METRICS)
-        last_epoch = max(last_epoch, metrics["epoch"].max())
-        loss_ax.plot(steps["step"], steps["loss"], color=color, lw=0.8, alpha=0.8)
-        acc_ax.plot(metrics["epoch"], metrics["test_acc"], color=color, marker="o", ms=3, label=label)
-        acc_ax.plot(metrics["epoch"], metrics["train_acc"], color=color, ls="--", marker=".", ms=3, lw=0.9)
+    settings = list(runs.groupby("setting", sort=False))
+    for (setting, group), color in zip(settings, run_colors([g["model"].iloc[0] for _, g in settings])):
+        diverged = group[group["status"] == "diverged"]
+        label = setting + (f" ({len(group)} seeds)" if len(group) > 1 else "")
+        label += "".join(f" (diverged at step {step:.0f})" for step in diverged["diverged_step"])
+        steps = pd.concat([read_table(d, STEPS) for d in group["run_dir"]]).groupby("step")["loss"]
+        metrics = pd.concat([read_table(d, METRICS) for d in group["run_dir"]]).groupby("epoch")
+        last_epoch = max(last_epoch, max(metrics.groups))
+        loss_ax.plot(steps.mean().index, steps.mean(), color=color, lw=0.8, alpha=0.8)
+        for column, line in (("test_acc", {"marker": "o", "ms": 3, "label": label}),
+                             ("train_acc", {"ls": "--", "marker": ".", "ms": 3, "lw": 0.9})):
+            mean, std = metrics[column].mean(), metrics[column].std().fillna(0)
+            acc_ax.plot(mean.index, mean, color=color, **line)
+            if len(group) > 1:
+                acc_ax.fill_between(mean.index, mean - std, mean + std, color=color, alpha=0.15, lw=0)
     # Log scale: the first steps' loss and a diverging run's would squash the rest against the axis.
     loss_ax.set_yscale("log")
     for set_formatter in (loss_ax.yaxis.set_major_formatter, loss_ax.yaxis.set_minor_formatter):

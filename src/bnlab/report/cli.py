@@ -58,8 +58,12 @@ def cmd_per_class(args) -> None:
     from bnlab.report.per_class import per_class_table
     from bnlab.report.runs import summarize
 
+    from bnlab.io import write_csv
+
     torch.set_num_threads(args.threads)
-    tables.save(*per_class_table(summarize(args.runs), load_data(args.data), pick_device()), args.out)
+    frame, shown, confusion = per_class_table(summarize(args.runs), load_data(args.data), pick_device())
+    tables.save(frame, shown, args.out)
+    write_csv(confusion, args.confusion)
 
 
 def cmd_bn_summary(args) -> None:
@@ -142,6 +146,7 @@ def add_verbs(report) -> None:
     v.add_argument("--runs", nargs="+", required=True, help="the run folders")
     v.add_argument("--data", required=True, help="the prepared .npz")
     v.add_argument("--threads", type=int, default=1)
+    v.add_argument("--confusion", required=True, help="the confusion matrices' CSV (long form)")
 
     v = verb("bn-summary", cmd_bn_summary, "table of the BatchNorm analyses' summary numbers")
     v.add_argument("--summary", required=True, help="results/analysis/bn_summary.csv")

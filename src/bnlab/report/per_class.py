@@ -1,4 +1,4 @@
-"""Per-class test accuracy of trained runs, re-evaluated from their saved weights.
+"""Per-class test accuracy and confusion matrices of trained runs, re-evaluated from their saved weights.
 
 It uses the trainer's own evaluation (bnlab.train.evaluate) on the same test split, so each run's
 per-class numbers average to exactly the test accuracy its metrics.csv reports.
@@ -10,31 +10,45 @@ import pandas as pd
 import torch
 
 from bnlab.data.loader import DeviceDataset
+from bnlab.data.prepare import normalisation
 from bnlab.report.tables import percent
-from bnlab.train.evaluate import evaluate
+from bnlab.train.evaluate import Evaluation, evaluate
 from bnlab.train.losses import build_loss
 from bnlab.train.run_folder import load_saved, rebuild_model
 
 
-def per_class_accuracy(run_dir, data: dict, device: torch.device) -> list[float]:
-    """Test accuracy (%) of each class for the final weights in ``run_dir``/model.pt."""
+def test_evaluation(run_dir, data: dict, device: torch.device) -> Evaluation:
+    """The final weights in ``run_dir``/model.pt evaluated on the test split, as the trainer evaluated them."""
     saved = load_saved(run_dir)
     spec = saved["spec"]
-    test = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"])
+    test = DeviceDataset(data["x_test"], data["y_test"], device, *normalisation(spec, data))
     loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-    return evaluate(rebuild_model(saved, data, device), test, loss_fn, len(data["classes"])).per_class
+    return evaluate(rebuild_model(saved, data, device), test, loss_fn, len(data["classes"]))
 
 
-def per_class_table(runs: pd.DataFrame, data: dict, device: torch.device) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long frame (label, model, run, class, accuracy) and its wide view: one row per run, one column per class."""
+def per_class_table(
+    runs: pd.DataFrame, data: dict, device: torch.device
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Long frame (label, model, run, class, accuracy), its wide view (one row per run, one column per class), and
+    the confusion matrices in long form (label, model, run, true, predicted, images)."""
     classes = [str(c) for c in data["classes"]]
+    evaluations = {run.run: test_evaluation(run.run_dir, data, device) for run in runs.itertuples()}
     frame = pd.DataFrame(
         [
             {"label": run.label, "model": run.model, "run": run.run, "class": name, "accuracy": acc}
             for run in runs.itertuples()
-            for name, acc in zip(classes, per_class_accuracy(run.run_dir, data, device))
+            for name, acc in zip(classes, evaluations[run.run].per_class)
+        ]
+    )
+    confusion = pd.DataFrame(
+        [
+            {"label": run.label, "model": run.model, "run": run.run, "true": classes[i], "predicted": classes[j],
+             "images": n}
+            for run in runs.itertuples()
+            for i, row in enumerate(evaluations[run.run].confusion)
+            for j, n in enumerate(row)
         ]
     )
     wide = frame.pivot(index="label", columns="class", values="accuracy").reindex(index=runs["label"], columns=classes)
     shown = wide.map(percent).reset_index().rename(columns={"label": "run"})
-    return frame, shown
+    return frame, shown, confusion

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from bnlab.config import AXES
-from bnlab.train.run_folder import METRICS, read_summary, read_table
+from bnlab.train.run_folder import METRICS, STEPS, read_summary, read_table
 
 # A run has converged at the first epoch whose test accuracy is this close to its best (percentage points).
 CONVERGENCE_TOLERANCE = 1.0
@@ -26,6 +26,7 @@ def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
     rows = []
     for run_dir in run_dirs:
         metrics = read_table(run_dir, METRICS)
+        first_epoch = read_table(run_dir, STEPS).query("epoch == 1")
         rows.append(
             {
                 **read_summary(run_dir),
@@ -33,11 +34,23 @@ def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
                 "best_train_acc": metrics["train_acc"].max(),
                 "first_epoch_test_acc": metrics["test_acc"].iloc[0],
                 "epochs_to_converge": epochs_to_converge(metrics),
+                # What the output layer's weights were told to change over the first epoch (mean gradient norm).
+                "first_epoch_output_grad_norm": first_epoch["output_grad_norm"].mean()
+                if "output_grad_norm" in first_epoch
+                else float("nan"),
+                "first_epoch_loss_drop": first_epoch["loss"].iloc[0] - first_epoch["loss"].iloc[-1],
             }
         )
     frame = pd.DataFrame(rows)
     frame.insert(0, "label", labels(frame))
+    # The run's setting without its seed: runs that differ only by seed are repeats of one setting.
+    frame.insert(1, "setting", labels(frame, ignore=("seed",)))
     return frame
+
+
+def spread(values: pd.Series) -> tuple[float, float, int]:
+    """(mean, sample std, count) of repeated measurements; the std is NaN for a single one."""
+    return values.mean(), values.std(ddof=1) if len(values) > 1 else float("nan"), len(values)
 
 
 def varying_axes(frame: pd.DataFrame) -> list[str]:
@@ -49,10 +62,11 @@ def format_axis(axis: str, value) -> str:
     return str(value) if axis in NAMED_AXES else f"{axis} {value:g}"
 
 
-def labels(frame: pd.DataFrame) -> list[str]:
-    """A short name per run: its model, plus the varying axes (in run-id order) needed to tell runs apart."""
+def labels(frame: pd.DataFrame, ignore: tuple[str, ...] = ()) -> list[str]:
+    """A short name per run: its model, plus the varying axes (in run-id order, less ``ignore``) needed to tell
+    runs apart."""
     axes = ["model"]
-    for axis in varying_axes(frame):
+    for axis in [a for a in varying_axes(frame) if a not in ignore]:
         if not frame.duplicated(subset=axes).any():
             break
         if axis not in axes:

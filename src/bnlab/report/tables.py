@@ -16,7 +16,7 @@ import pandas as pd
 
 from bnlab import registry
 from bnlab.io import write_csv, write_text
-from bnlab.report.runs import CONVERGENCE_TOLERANCE, varying_axes
+from bnlab.report.runs import CONVERGENCE_TOLERANCE, spread, varying_axes
 
 # Software whose version the environment table records (distribution names).
 PACKAGES = ("bnlab", "torch", "torchvision", "snakemake", "numpy", "pandas", "matplotlib", "jinja2", "papermill")
@@ -151,23 +151,37 @@ def status(row) -> str:
     return f"⚠ diverged at step {int(row['diverged_step'])}" if row["status"] == "diverged" else row["status"]
 
 
+def mean_std(values: pd.Series) -> str:
+    """``mean ± std`` of repeats (percent), or the one value."""
+    mean, std, n = spread(values)
+    return percent(mean) if n == 1 else f"{percent(mean)} ± {percent(std)}"
+
+
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The report's view of one experiment's runs (``bnlab.report.runs.summarize``)."""
-    axes = [a for a in varying_axes(runs) if a != "model"]
-    shown = runs[["model", *axes]].astype(str)
-    return shown.assign(
-        **{
-            "parameters": runs["parameters"].map(count),
-            "final train acc (%)": runs["final_train_acc"].map(percent),
-            "best train acc (%)": runs["best_train_acc"].map(percent),
-            "final test acc (%)": runs["final_test_acc"].map(percent),
-            "best test acc (%)": runs["best_test_acc"].map(percent),
-            "epoch of best test acc": runs["best_epoch"].astype(str),
-            "epochs run": [f"{r.epochs_run}/{r.epochs}" for r in runs.itertuples()],
-            "wall time (s)": runs["train_seconds"].map(seconds),
-            "status": runs.apply(status, axis=1),
-        }
-    )
+    """The report's view of one experiment's runs (``bnlab.report.runs.summarize``): one row per setting, its
+    repeats over seeds as mean ± std. The best epoch is chosen on the validation split, never on test."""
+    axes = [a for a in varying_axes(runs) if a not in ("model", "seed")]
+    rows = []
+    for _, group in runs.groupby("setting", sort=False):
+        first = group.iloc[0]
+        rows.append(
+            {
+                "model": first["model"],
+                **{a: str(first[a]) for a in axes},
+                "seeds": str(len(group)),
+                "parameters": count(first["parameters"]),
+                "final train acc (%)": mean_std(group["final_train_acc"]),
+                "final test acc (%)": mean_std(group["final_test_acc"]),
+                "test acc at best epoch (%)": mean_std(group["test_acc_at_best_epoch"]),
+                "best epoch, chosen on": ", ".join(
+                    f"{int(r.best_epoch)} ({r.best_epoch_chosen_on})" for r in group.itertuples()
+                ),
+                "epochs run": ", ".join(f"{r.epochs_run}/{r.epochs}" for r in group.itertuples()),
+                "wall time (s)": seconds(group["train_seconds"].sum()),
+                "status": ", ".join(group.apply(status, axis=1)),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def comparison_table(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -177,6 +191,8 @@ def comparison_table(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, pd.Da
         .agg(
             runs=("run", "size"),
             final_test_acc=("final_test_acc", "mean"),
+            final_test_acc_std=("final_test_acc", lambda v: spread(v)[1]),
+            test_acc_at_best_epoch=("test_acc_at_best_epoch", "mean"),
             best_test_acc=("best_test_acc", "mean"),
             epochs_to_converge=("epochs_to_converge", "mean"),
             train_seconds=("train_seconds", "mean"),
@@ -188,8 +204,11 @@ def comparison_table(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, pd.Da
         {
             axis: frame[axis],
             "runs": frame["runs"].astype(str),
-            "final test acc (%)": frame["final_test_acc"].map(percent),
-            "best test acc (%)": frame["best_test_acc"].map(percent),
+            "final test acc (%)": [
+                percent(m) if pd.isna(sd) else f"{percent(m)} ± {percent(sd)}"
+                for m, sd in zip(frame["final_test_acc"], frame["final_test_acc_std"])
+            ],
+            "test acc at best epoch (%)": frame["test_acc_at_best_epoch"].map(percent),
             f"epochs to converge (within {CONVERGENCE_TOLERANCE:g} pt of best)": frame["epochs_to_converge"].map(
                 "{:g}".format
             ),

@@ -18,7 +18,12 @@ from bnlab.device import EVAL_BATCH, training_autocast
 class Evaluation:
     loss: float  # mean loss per image
     accuracy: float  # percent of images classified correctly
-    per_class: list[float]  # percent correct within each class (NaN for a class without images)
+    confusion: list[list[int]]  # images of true class i (row) predicted as class j (column)
+
+    @property
+    def per_class(self) -> list[float]:
+        """Percent correct within each class (NaN for a class without images)."""
+        return [100.0 * row[i] / sum(row) if sum(row) else float("nan") for i, row in enumerate(self.confusion)]
 
 
 @torch.no_grad()
@@ -26,17 +31,16 @@ def evaluate(model, data: DeviceDataset, loss_fn, num_classes: int) -> Evaluatio
     model.eval()
     device = data.device
     total_loss = torch.zeros((), device=device)
-    correct = torch.zeros(num_classes, device=device)
-    seen = torch.zeros(num_classes, device=device)
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
     for x, y in data.batches(EVAL_BATCH):
         with training_autocast(device):
             logits = model(x)
         total_loss += loss_fn(logits.float(), y) * len(y)
-        seen += torch.bincount(y, minlength=num_classes)
-        correct += torch.bincount(y[logits.argmax(1) == y], minlength=num_classes)
+        confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes * num_classes)
+    confusion = confusion.view(num_classes, num_classes)
     n = len(data)
     return Evaluation(
         loss=total_loss.item() / n,
-        accuracy=100.0 * correct.sum().item() / n,
-        per_class=(100.0 * correct / seen).tolist(),
+        accuracy=100.0 * confusion.diagonal().sum().item() / n,
+        confusion=confusion.tolist(),
     )

@@ -4,6 +4,11 @@
 - ``label_smoothing``: cross-entropy against targets smoothed to (1 - s) one-hot + s / classes (torch's definition;
   report 000's code put 1 - s on the true class and s / (classes - 1) on each other one).
 - ``focal``: alpha * (1 - p_true)^gamma * cross-entropy (Lin et al., 2017); report 000 ran alpha 1, gamma 2.
+- ``double_softmax``: report 004's bug: the model's probabilities softmax(o) fed to a cross-entropy that applies
+  softmax again, -log softmax(softmax(o))_y. softmax(o) lies in [0, 1], so the second softmax stays near uniform:
+  the loss cannot fall below log(1 + (K - 1) / e) and its gradient is damped (at a uniform p, 1/K of the correct one).
+- ``own_softmax_nll``: report 004's fix: the model's own loss over its own probabilities, -log p_y, with log p
+  computed in log space so it stays finite where p underflows. Equals ``ce`` in value and gradient.
 - ``center``: cross-entropy + weight * ||f - c_y||^2 / 2 on the penultimate features f (Wen et al., 2016), with
   report 000's settings: weight 0.001, centers drawn from N(0, 1) and moved after every step by plain SGD at lr 0.5
   on the center term's gradient rescaled by 1 / weight, i.e. c_j += 0.5 * sum_{i: y_i = j} (f_i - c_j) / batch size.
@@ -26,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bnlab.errors import ConfigError
+from bnlab.models.softmax_regression import log_softmax, softmax
 from bnlab.registry import LOSSES
 
 
@@ -55,6 +61,16 @@ class CrossEntropy(ClassificationLoss):
 
     def per_example(self, logits, target):
         return F.cross_entropy(logits, target, reduction="none", label_smoothing=self.smoothing)
+
+
+class DoubleSoftmaxCrossEntropy(ClassificationLoss):
+    def per_example(self, logits, target):
+        return F.cross_entropy(softmax(logits), target, reduction="none")
+
+
+class OwnSoftmaxNLL(ClassificationLoss):
+    def per_example(self, logits, target):
+        return F.nll_loss(log_softmax(logits), target, reduction="none")
 
 
 class FocalLoss(ClassificationLoss):
@@ -148,6 +164,18 @@ def label_smoothing(*, smoothing: float = 0.1, **_) -> ClassificationLoss:
 @LOSSES.register("focal")
 def focal(*, alpha: float = 1.0, gamma: float = 2.0, **_) -> ClassificationLoss:
     return FocalLoss(alpha, gamma)
+
+
+@LOSSES.register("double_softmax")
+def double_softmax(**_) -> ClassificationLoss:
+    """The bug: cross-entropy (which applies softmax) on the model's softmax probabilities."""
+    return DoubleSoftmaxCrossEntropy()
+
+
+@LOSSES.register("own_softmax_nll")
+def own_softmax_nll(**_) -> ClassificationLoss:
+    """The fix: negative log-likelihood of the model's own softmax probabilities."""
+    return OwnSoftmaxNLL()
 
 
 @LOSSES.register("center")

@@ -1,8 +1,13 @@
 """One training run: spec in, metrics.csv / steps.csv / probes.csv / model.pt / run.json out.
 
 The whole prepared dataset lives on the device and is augmented there in batches. A checkpoint
-holding every RNG stream is written atomically after each epoch, so a killed job resumes where
-it stopped and, on the CPU, ends with the same numbers as an uninterrupted run.
+holding every RNG stream (and the loss's and schedule's state) is written atomically after each epoch,
+so a killed job resumes where it stopped and, on the CPU, ends with the same numbers as an uninterrupted run.
+
+Each epoch is evaluated on the validation split (when the dataset has one) and the test split. The
+validation split alone drives plateau schedules and picks the best epoch; the test split is only reported.
+Every step also records the norm of the output layer's weight gradient (what shows a stalled training,
+report 004's double softmax).
 """
 
 from __future__ import annotations
@@ -16,23 +21,26 @@ import pandas as pd
 import torch
 
 from bnlab.data import prepare
-from bnlab.data.augment import build_augmentation
+from bnlab.data.augment import build_augmentation, build_mixing
 from bnlab.data.loader import DeviceDataset
 from bnlab.device import device_name, pick_device, training_autocast
 from bnlab.io import atomic_path, write_csv, write_text
 from bnlab.models import build_model, count_parameters
+from bnlab.models.common import output_weight
 from bnlab.train import run_folder
 from bnlab.train.evaluate import evaluate
 from bnlab.train.line_search import probe
-from bnlab.train.losses import build_loss
+from bnlab.train.losses import build_loss, mixed_loss
 from bnlab.train.optimizers import build_optimizer
-from bnlab.train.schedules import build_schedule
+from bnlab.train.schedules import build_schedule, step_schedule
 
 METRIC_COLUMNS = [
     "epoch",
     "lr",
     "train_loss",
     "train_acc",
+    "val_loss",
+    "val_acc",
     "test_loss",
     "test_acc",
     "seconds",
@@ -41,6 +49,7 @@ METRIC_COLUMNS = [
 ]
 # Wall-clock columns: the only ones that differ between two runs of the same spec.
 TIMING_COLUMNS = ["seconds", "images_per_s"]
+STEP_COLUMNS = ["step", "epoch", "lr", "loss", "output_grad_norm"]
 
 
 class Run:
@@ -50,10 +59,12 @@ class Run:
         self.spec, self.device, self.code_version = spec, device, code_version
         torch.manual_seed(spec["seed"])
         memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        self.train_set = DeviceDataset(
-            data["x_train"], data["y_train"], device, spec["mean"], spec["std"], memory_format
+        mean, std = prepare.normalisation(spec, data)
+        self.train_set = DeviceDataset(data["x_train"], data["y_train"], device, mean, std, memory_format)
+        self.test_set = DeviceDataset(data["x_test"], data["y_test"], device, mean, std, memory_format)
+        self.val_set = (
+            DeviceDataset(data["x_val"], data["y_val"], device, mean, std, memory_format) if "x_val" in data else None
         )
-        self.test_set = DeviceDataset(data["x_test"], data["y_test"], device, spec["mean"], spec["std"], memory_format)
         channels, size, _ = self.train_set.shape
         self.num_classes = len(data["classes"])
         self.model = build_model(
@@ -65,8 +76,10 @@ class Run:
         self.schedule = build_schedule(
             spec["schedule"], self.optimizer, spec["epochs"], spec.get("schedule_options", {})
         )
-        self.loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
+        self.loss_fn = build_loss(spec["loss"], spec.get("loss_options", {})).to(device)
+        self.loss_fn.attach(self.model)
         self.augment = build_augmentation(spec["augmentation"])
+        self.mix = build_mixing(spec["augmentation"])  # CutMix, which also mixes the labels, or None
         self.generator = torch.Generator(device=device).manual_seed(spec["seed"])
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
@@ -90,6 +103,7 @@ class Run:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
+            "loss": self.loss_fn.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
@@ -105,6 +119,7 @@ class Run:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
+        self.loss_fn.load_state_dict(state["loss"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and self.device.type == "cuda":
@@ -119,7 +134,7 @@ class Run:
         lr = self.optimizer.param_groups[0]["lr"]
         probe_every = spec.get("probe_every", 0)
         first_step = len(self.step_losses)
-        losses, correct, seen = [], [], 0
+        losses, grad_norms, correct, seen = [], [], [], 0
         start = time.perf_counter()
         for i, (x, y) in enumerate(
             self.train_set.batches(spec["batch_size"], augment=self.augment, generator=self.generator, shuffle=True)
@@ -131,44 +146,60 @@ class Run:
                     {"step": step, "epoch": self.epoch + 1, "lr": lr, **r}
                     for r in probe(model, self.loss_fn, x, y, sizes)
                 ]
+            if self.mix is not None:
+                x, y_a, y_b, lam = self.mix(x, y, self.generator)
             with training_autocast(self.device):
                 logits = model(x)
-                loss = self.loss_fn(logits.float(), y)
+                if self.mix is None:
+                    loss = self.loss_fn(logits.float(), y)
+                else:
+                    loss = mixed_loss(self.loss_fn, logits.float(), y_a, y_b, lam)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            grad_norms.append(output_weight(model).grad.detach().norm())
             self.optimizer.step()
+            self.loss_fn.after_step()
             losses.append(loss.detach())
-            correct.append((logits.argmax(1) == y).sum())
+            predicted = logits.argmax(1)
+            if self.mix is None:
+                correct.append((predicted == y).sum())
+            else:  # credit each image by the share of it that carries each label
+                correct.append((lam * (predicted == y_a) + (1 - lam) * (predicted == y_b)).sum())
             seen += len(y)
             # The previous step's loss is checked while this step's work is queued, so the device never
             # waits on the host; a non-finite loss ends the run at the step that produced it.
             if len(losses) > 1 and not torch.isfinite(losses[-2]):
                 self.diverge(first_step + i - 1)
-                del losses[-1], correct[-1]
+                del losses[-1], grad_norms[-1], correct[-1]
                 seen -= len(y)
                 break
         if losses and self.status == "ok" and not torch.isfinite(losses[-1]):
             self.diverge(first_step + len(losses) - 1)
         losses = torch.stack(losses).float().cpu()  # one device sync per epoch, not per step
+        grad_norms = torch.stack(grad_norms).float().cpu()
         train_seconds = time.perf_counter() - start
         self.step_losses += [
-            {"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v}
-            for i, v in enumerate(losses.tolist())
+            {"step": first_step + i, "epoch": self.epoch + 1, "lr": lr, "loss": v, "output_grad_norm": g}
+            for i, (v, g) in enumerate(zip(losses.tolist(), grad_norms.tolist()))
         ]
-        self.schedule.step()
+        val = evaluate(model, self.val_set, self.loss_fn, self.num_classes) if self.val_set else None
         test = evaluate(model, self.test_set, self.loss_fn, self.num_classes)
         self.epoch += 1
-        return {
+        row = {
             "epoch": self.epoch,
             "lr": lr,
             "train_loss": losses.mean().item(),
             "train_acc": 100.0 * torch.stack(correct).sum().item() / seen,
+            "val_loss": val.loss if val else float("nan"),
+            "val_acc": val.accuracy if val else float("nan"),
             "test_loss": test.loss,
             "test_acc": test.accuracy,
             "seconds": time.perf_counter() - start,
             "images_per_s": seen / train_seconds,
             "status": self.status,
         }
+        step_schedule(self.schedule, row)
+        return row
 
     def diverge(self, step: int) -> None:
         self.status, self.diverged_step = "diverged", step
@@ -221,7 +252,7 @@ def train(spec: dict, data_path: Path, out_dir: Path, code_version: str, log: Ca
 def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
     history = pd.DataFrame(run.history, columns=METRIC_COLUMNS)
     write_csv(history, out_dir / run_folder.METRICS)
-    write_csv(pd.DataFrame(run.step_losses, columns=["step", "epoch", "lr", "loss"]), out_dir / run_folder.STEPS)
+    write_csv(pd.DataFrame(run.step_losses, columns=STEP_COLUMNS), out_dir / run_folder.STEPS)
     write_csv(
         pd.DataFrame(
             run.probes,
@@ -231,7 +262,9 @@ def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
     )
     with atomic_path(out_dir / run_folder.MODEL) as tmp:
         torch.save({"spec": run.spec, "state_dict": run.model.state_dict(), "snapshots": run.snapshots}, tmp)
-    best = history.loc[history["test_acc"].idxmax()] if history["test_acc"].notna().any() else history.iloc[-1]
+    # The best epoch is chosen on the validation split, never on test; without one, it is the last epoch.
+    validated = history["val_acc"].notna().any()
+    best = history.loc[history["val_acc"].idxmax()] if validated else history.iloc[-1]
     summary = {
         **{
             k: run.spec[k]
@@ -257,11 +290,17 @@ def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
         "epochs_run": run.epoch,
         "final_train_acc": history["train_acc"].iloc[-1],
         "final_test_acc": history["test_acc"].iloc[-1],
-        "best_test_acc": best["test_acc"],
         "best_epoch": int(best["epoch"]),
+        "best_epoch_chosen_on": "validation" if validated else "last epoch",
+        "best_val_acc": best["val_acc"],
+        "test_acc_at_best_epoch": best["test_acc"],
+        # The highest test accuracy of any epoch: chosen on the test set, so it is shown only beside a source
+        # that chose its epoch that way.
+        "best_test_acc": history["test_acc"].max(),
         "train_seconds": history["seconds"].sum(),
         "device": device_name(run.device),
         "torch": torch.__version__,
+        "code_version": run.code_version,
     }
     write_text(out_dir / run_folder.SUMMARY, json.dumps(summary, indent=2, default=float) + "\n")
     checkpoint.unlink(missing_ok=True)
