@@ -1,4 +1,5 @@
-"""The BatchNorm analyses on problems with known answers: a quadratic loss, hand-checkable linear models."""
+"""The BatchNorm analyses on problems with known answers: a quadratic loss, hand-checkable linear models.
+(tests/test_bn_protocols.py checks what tells the two protocols and their quirks apart.)"""
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from bnlab.analysis.activations import relu_statistics
 from bnlab.analysis.feature_maps import conv_activations, first_of_each_class
 from bnlab.analysis.grad_distance import max_grad_diff
 from bnlab.analysis.gradient_health import parameter_gradient_health
-from bnlab.analysis.input_smoothness import gradient_change_ratio
+from bnlab.analysis.input_smoothness import gradient_change, paper_ratio
 from bnlab.analysis.landscape import loss_band
 from bnlab.analysis.probe_bands import probe_bands
 from bnlab.errors import AnalysisError
@@ -49,7 +50,7 @@ def test_beta_smoothness_of_a_quadratic_along_its_top_eigenvector_is_the_largest
     model = Weights(2.0 * q[:, 3])  # gradient A w = 7 w: an eigenvector of the largest eigenvalue
     records = probe(model, quadratic(a), *DUMMY, [0.01, 0.05, 0.1])
     assert [r["beta"] for r in records] == pytest.approx([7.0] * 3, rel=1e-12)
-    bands = probe_bands(pd.DataFrame(records).assign(model="q", lr=0.1, run="r", step=0, epoch=1))
+    bands = probe_bands(pd.DataFrame(records).assign(model="q", lr=0.1, run="r", seed=0, step=0, epoch=1))
     assert bands["beta_max"].item() == pytest.approx(eigenvalues.max().item(), rel=1e-12)
 
 
@@ -72,7 +73,7 @@ def test_gradient_difference_of_a_quadratic_grows_linearly_with_distance(spd):
     w = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
     model = Weights(w)
     distances = np.linspace(0, 2, 9)
-    diffs = max_grad_diff(model, quadratic(a), *DUMMY, distances)
+    diffs = max_grad_diff(model, quadratic(a), *DUMMY, distances, statistics="batch", normalisation="global", sign=-1)
     u = -(a @ w) / (a @ w).norm()
     # grad L(w + d u) - grad L(w) = d A u, so the largest entry is d max|A u|.
     assert diffs == pytest.approx(distances * (a @ u).abs().max().item(), rel=1e-12, abs=1e-15)
@@ -83,8 +84,9 @@ def test_input_gradient_ratio_is_one_when_the_gradient_is_the_input():
     x = torch.randn(5, 3, dtype=torch.float64)
     delta = 0.01 * torch.randn(5, 3, dtype=torch.float64)
     # mean loss 1/2 ||x||^2 / n; summed over the batch its input gradient is x itself.
-    ratio = gradient_change_ratio(
-        nn.Identity(), lambda out, y: 0.5 * out.square().sum() / len(out), x, torch.zeros(5), delta
+    mean_loss = lambda out, y: 0.5 * out.square().sum() / len(out)  # noqa: E731
+    ratio = paper_ratio(
+        gradient_change(nn.Identity(), mean_loss, x, torch.zeros(5), delta, statistics="batch", summed=True), delta
     )
     assert ratio == pytest.approx(1.0, rel=1e-12)
 
@@ -127,7 +129,7 @@ def test_a_model_without_relu_is_refused():
 def test_gradient_health_counts_vanishing_and_exploding_entries():
     c = torch.tensor([1e-9, 0.5, 2.0, -3.0], dtype=torch.float64)
     model = Weights(torch.zeros(4, dtype=torch.float64))
-    health = parameter_gradient_health(model, lambda w, y: (c * w).sum(), *DUMMY)  # gradient = c
+    health = parameter_gradient_health(model, lambda w, y: (c * w).sum(), *DUMMY, statistics="batch")  # gradient = c
     assert health.to_dict("records") == [
         {
             "parameter": "w",
@@ -143,7 +145,7 @@ def test_the_landscape_band_of_identical_runs_has_zero_width():
     losses = [2.3, 2.1, 1.7, 1.9]
     steps = pd.DataFrame(
         [
-            {"model": "m", "lr": lr, "step": i, "epoch": 1, "loss": v}
+            {"model": "m", "lr": lr, "seed": 0, "step": i, "epoch": 1, "loss": v}
             for lr in (1e-3, 1e-4)
             for i, v in enumerate(losses)
         ]
@@ -157,6 +159,7 @@ def test_the_landscape_band_spans_the_learning_rates_and_a_diverged_one_makes_it
     steps = pd.DataFrame(
         {
             "model": "m",
+            "seed": 0,
             "lr": [0.1, 0.01, 1.0, 0.1, 0.01, 1.0],
             "step": [0, 0, 0, 1, 1, 1],
             "epoch": 1,

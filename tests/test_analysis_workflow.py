@@ -1,5 +1,6 @@
-"""The BatchNorm study on a tiny workflow run to its report: analyses, figures, no-op reruns, one figure at a
-time, a diverged run carried through to the report, and every job's code hash covering what the job imported."""
+"""The BatchNorm study on a tiny workflow run to its report: analyses of both protocols, figures, no-op reruns, one
+figure at a time, a diverged run carried through to the report, and every job's code hash covering what the job
+imported. The config names no `course` experiment, so report 000's protocol measures the `trained` one's runs."""
 
 import copy
 import re
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from bnlab import provenance
+from bnlab.analysis.bn_summary import METRICS
 from bnlab.registry import MODELS
 from bnlab.train.components import load_all
 from conftest import TINY_CONFIG, deep_merge, finished_workflow, jobs
@@ -22,7 +24,14 @@ BN_CONFIG = deep_merge(
             "tiny": {"enabled": False},
             # lr 1e6 blows plain VGG-A up within its first steps: the band must become unbounded, not narrower.
             "bn_landscape": {**TINY_VGG, "optimizer": "sgd", "lr": [0.05, 1e6], "epochs": 1},
-            "bn_probe": {**TINY_VGG, "lr": 0.05, "epochs": 2, "probe_every": 2, "snapshot_epochs": [0, 2]},
+            "bn_probe": {
+                **TINY_VGG,
+                "lr": 0.05,
+                "epochs": 2,
+                "seed": [0, 1],
+                "probe_every": 2,
+                "snapshot_epochs": [0, 2],
+            },
         },
         "bn_analysis": {
             "models": ["vgg_a", "vgg_a_bn"],
@@ -31,12 +40,12 @@ BN_CONFIG = deep_merge(
             "batches": 2,
             "grad_distance": {"points": 3},
             "feature_maps": {"images": 2, "channels": 4},
+            "course": {"batches": 2, "activation_batches": 1},
         },
     },
 )
 FIGURES = [
     "bn_loss_landscape",
-    "bn_probe_loss",
     "bn_gradient_predictiveness",
     "bn_beta_smoothness",
     "bn_max_grad_diff",
@@ -47,6 +56,7 @@ FIGURES = [
     "bn_training_curves",
 ]
 TARGETS = ["results/analysis/bn_summary.csv", *(f"results/figures/{f}.png" for f in FIGURES)]
+TRAINED_MODEL_ANALYSES = ("grad_distance", "input_smoothness", "activations", "gradient_health")
 
 
 @pytest.fixture(scope="module")
@@ -97,32 +107,49 @@ def test_a_diverged_run_makes_its_band_unbounded_and_the_report_names_it(analyse
     diverged = runs[runs["status"] == "diverged"]
     assert "vgg_a" in set(diverged["model"]), "the tiny config's lr 1e6 should blow plain VGG-A up"
     step = int(diverged.loc[diverged["model"] == "vgg_a", "diverged_step"].iloc[0])
-    band = pd.read_csv(results / "analysis" / "loss_landscape" / "bn_landscape.csv")
+    band = pd.read_csv(results / "analysis" / "loss_landscape" / "course" / "bn_landscape.csv")
     plain = band[band["model"] == "vgg_a"]
     assert np.isinf(plain.loc[plain["step"] >= step, "loss_max"]).all()
     assert np.isfinite(plain.loc[plain["step"] < step, "loss_max"]).all()
     summary = pd.read_csv(results / "analysis" / "bn_summary.csv").set_index(["metric", "model"])["value"]
-    assert np.isinf(summary[("landscape_band_mean", "vgg_a")])
+    assert np.isinf(summary[("course.landscape_band_mean", "vgg_a")])
     report = (results / "report" / "report.md").read_text()
     label = diverged.loc[diverged["model"] == "vgg_a", "label"].iloc[0]
     assert f"{label} at step {step}" in report and "unbounded" in report
 
 
-def test_every_analysis_writes_its_table_and_every_figure_its_png_and_svg(analysed):
+def test_every_analysis_writes_its_table_of_each_protocol_and_every_figure_its_png_and_svg(analysed):
     workflow, _ = analysed
-    results = workflow.root / "results"
-    for table in ("loss_landscape/bn_landscape", "line_search/bn_probe", "training_curves/bn_probe"):
-        assert not pd.read_csv(results / "analysis" / f"{table}.csv").empty
-    for analysis in ("grad_distance", "input_smoothness", "activations", "gradient_health"):
-        table = pd.read_csv(results / "analysis" / analysis / "bn_probe.csv")
-        assert set(table["model"]) == {"vgg_a", "vgg_a_bn"} and "lr" in table
-    assert sorted(pd.read_csv(results / "analysis" / "gradient_health" / "bn_probe.csv")["epoch"].unique()) == [0, 2]
-    assert (results / "analysis" / "feature_maps" / "bn_probe.npz").exists()
-    summary = pd.read_csv(results / "analysis" / "bn_summary.csv")
-    assert list(summary.columns) == ["metric", "model", "value"] and len(summary) == 2 * 12
+    results = workflow.root / "results" / "analysis"
+    for table in ("loss_landscape/course/bn_landscape", "line_search/paper/bn_probe", "training_curves/paper/bn_probe"):
+        assert not pd.read_csv(results / f"{table}.csv").empty
+    for analysis in TRAINED_MODEL_ANALYSES:
+        for protocol in ("paper", "course"):
+            table = pd.read_csv(results / analysis / protocol / "bn_probe.csv")
+            assert set(table["model"]) == {"vgg_a", "vgg_a_bn"} and set(table["seed"]) == {0, 1}
+            assert set(table["protocol"]) == {protocol} and "lr" in table
+    predictiveness = pd.read_csv(results / "grad_predictiveness" / "course" / "bn_probe.csv")
+    # report 000's protocol, then each quirk replaced by the paper's choice, on the same batches
+    assert set(predictiveness["variant"]) == {"as specified", "batch statistics", "descent (along -g)"}
+    assert len(predictiveness) == 2 * 2 * 3 * 2  # models x seeds x variants x batches
+    distance = pd.read_csv(results / "grad_distance" / "course" / "bn_probe.csv")
+    assert sorted(distance["distance"].unique()) == pytest.approx([0.5 * k / 9 for k in range(1, 10)])
+    assert set(distance["batch"]) == {0}  # report 000 reads one batch
+    assert sorted(pd.read_csv(results / "gradient_health" / "paper" / "bn_probe.csv")["epoch"].unique()) == [0, 2]
+    assert (results / "feature_maps" / "paper" / "bn_probe.npz").exists()
+    summary = pd.read_csv(results / "bn_summary.csv")
+    assert list(summary.columns) == ["metric", "model", "value", "std", "seeds", "protocol", "experiment"]
+    assert len(summary) == 2 * len(METRICS) and set(summary["seeds"]) == {1, 2}  # the landscape has one seed
+    assert set(summary.loc[summary["protocol"] == "course", "experiment"]) == {"bn_landscape", "bn_probe"}
+    quirks = pd.read_csv(results / "bn_quirks.csv")
+    unchanged = quirks[(quirks["model"] == "vgg_a") & (quirks["instead"] == "batch statistics")]
+    assert len(unchanged) and (unchanged["value"] == unchanged["instead_value"]).all()  # vgg_a has no BatchNorm
     for figure in FIGURES:
-        assert (results / "figures" / f"{figure}.png").stat().st_size > 0
-        assert (results / "figures" / f"{figure}.svg").exists()
+        assert (workflow.root / "results" / "figures" / f"{figure}.png").stat().st_size > 0
+        assert (workflow.root / "results" / "figures" / f"{figure}.svg").exists()
+    report = (workflow.root / "results" / "report" / "report.md").read_text()
+    assert "### The paper's protocol" in report and "### Report 000's protocol" in report
+    assert "Report 000's code: BatchNorm with running statistics (model.eval())" in report
 
 
 def test_a_finished_figure_schedules_nothing(analysed):

@@ -9,7 +9,7 @@ from bnlab.report.findings import batchnorm_analyses, diverged_runs
 
 
 def steps(model: str, lr: float, losses: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"model": model, "lr": lr, "step": range(len(losses)), "epoch": 1, "loss": losses})
+    return pd.DataFrame({"model": model, "lr": lr, "seed": 0, "step": range(len(losses)), "epoch": 1, "loss": losses})
 
 
 def test_a_learning_rate_that_blows_up_makes_the_band_unbounded_from_that_step_on():
@@ -36,6 +36,7 @@ def test_a_step_size_that_blows_up_makes_the_probe_maxima_infinite():
             "model": "m",
             "lr": 0.1,
             "run": "r",
+            "seed": 0,
             "step": [0, 0, 5, 5],
             "epoch": 1,
             "step_size": [0.05, 0.4, 0.05, 0.4],

@@ -196,10 +196,14 @@ def results(tmp_path, monkeypatch) -> dict:
     )
     pd.DataFrame(
         [
-            {"metric": "landscape_band_mean", "model": "vgg_a", "value": 0.2},
-            {"metric": "landscape_band_mean", "model": "vgg_a_bn", "value": 0.5},
+            {"metric": "course.landscape_band_mean", "model": m, "value": v, "std": float("nan"), "seeds": 1,
+             "protocol": "course", "experiment": "vgg_family"}
+            for m, v in (("vgg_a", 0.2), ("vgg_a_bn", 0.5))
         ]
     ).to_csv("bn.csv", index=False)
+    pd.DataFrame(columns=["metric", "quirk", "instead", "model", "value", "instead_value", "seeds"]).to_csv(
+        "bn_quirks.csv", index=False
+    )
     tables.save(*tables.bn_summary_table(pd.read_csv("bn.csv")), "t/bn_summary.md")
     for path in [
         manifest["augmentation_figures"]["tiny"],
@@ -216,7 +220,12 @@ def results(tmp_path, monkeypatch) -> dict:
 
 
 def test_report_follows_the_config(results, tmp_path):
-    results["bn"] = {"summary": "bn.csv", "table": "t/bn_summary.md", "figures": ["f/bn_loss_landscape.png"]}
+    results["bn"] = {
+        "summary": "bn.csv",
+        "quirks": "bn_quirks.csv",
+        "table": "t/bn_summary.md",
+        "figures": ["f/bn_loss_landscape.png"],
+    }
     out = tmp_path / "report" / "report.md"
     render.render(TEMPLATE, results, out)
     text = out.read_text()
@@ -235,6 +244,7 @@ def test_report_follows_the_config(results, tmp_path):
         "## Optimizer, augmentation and loss comparisons",
         "### Optimizer in optimizers",
         "## How BatchNorm helps optimization",
+        "### Report 000's protocol",
         "### Loss landscape",
         "## The ImageNet subset",
         "## Claimed vs measured",
@@ -244,7 +254,9 @@ def test_report_follows_the_config(results, tmp_path):
     assert "vgg_a (10.2%) stayed at chance" in text
     assert (
         "vgg_a has the narrower loss landscape (course version: band between the lowest and highest training "
-        "loss over learning rates, mean over steps): 0.2 against 0.5 for vgg_a_bn (2.5×). This goes against"
+        "loss over learning rates, mean over steps), with report 000's protocol on vgg_family: 0.2 against 0.5 for "
+        "vgg_a_bn (2.5×). One seed each: the spread of this gap is not measured. At the quick budget this goes "
+        "against report 000: it does not reproduce its direction."
     ) in text
     assert "sgd reached the highest final test accuracy (50.5%), 3.5 points above adam (47.0%); one seed" in text
 

@@ -1,24 +1,10 @@
-# Helpers of the BatchNorm analysis and figure rules (analysis.smk, figures.smk); kept apart from the rules
-# as Snakemake's linter asks. BN is None where the config has no `bn_analysis` section.
-from bnlab.config import select
-from bnlab.report.manifest import bn_table
-
+# Helpers of the BatchNorm analysis rules (analysis.smk); kept apart from the rules as Snakemake's linter asks.
+# BN is None where the config has no `bn_analysis` section; BN_JOBS lists one job per analysis and protocol,
+# from the manifest (bnlab.report.manifest.BN_ANALYSES).
 BN = config.get("bn_analysis")
+BN_JOBS = MANIFEST["bn"]["analyses"] if BN else []
 
 
-def bn_specs(experiment, where):
-    return select(list(RUNS.values()), experiment, BN["models"], where)
-
-
-def bn_run_dirs(wildcards):
-    return [run_dir(s) for s in bn_specs(wildcards.experiment, f"the analyses of {wildcards.experiment}")]
-
-
-def bn_run_files(name):
-    """An input function: ``name`` and run.json of every compared run of the wildcard's experiment."""
-    return lambda wildcards: [f"{d}/{f}" for d in bn_run_dirs(wildcards) for f in (name, "run.json")]
-
-
-def bn_data(wildcards):
-    """The prepared dataset of the experiment (one per experiment)."""
-    return f"results/data/{config['experiments'][wildcards.experiment]['dataset']}.npz"
+def bn_device(wildcards, input, threads):
+    """A model analysis also reads the prepared data, with the rule's threads."""
+    return f"--data {input.data} --threads {threads}" if input.data else ""

@@ -57,5 +57,12 @@ TRAINED_MODEL_NAMES = sorted({m["model"] for m in MANIFEST["trained_models"]})
 BN_SUMMARY = MANIFEST["bn"]["summary"] if MANIFEST["bn"] else None
 
 
+def lr_range_specs(wildcards):
+    """The run specs of the models an experiment's learning-rate range test sets up (its `lr_range_test` key)."""
+    models = config["experiments"][wildcards.experiment]["lr_range_test"]["models"]
+    specs = {s["model"]: s for s in study.select(list(RUNS.values()), wildcards.experiment, models, "lr_range_test")}
+    return [study.spec_json(specs[m]) for m in models]
+
+
 # What `rule all` builds; each stage's rule file appends its final outputs.
 TARGETS = run_files("run.json")

@@ -25,30 +25,26 @@ rule train:
 
 
 # The learning-rate range test of an experiment's models (its `lr_range_test` key), each set up as its run trains.
-def lr_range_specs(wildcards):
-    models = config["experiments"][wildcards.experiment]["lr_range_test"]["models"]
-    specs = {s["model"]: s for s in study.select(list(RUNS.values()), wildcards.experiment, models, "lr_range_test")}
-    return [study.spec_json(specs[m]) for m in models]
-
-
 rule lr_range_test:
     input:
         data=lambda wc: EXPERIMENT_DATA[wc.experiment],
     output:
         "results/analysis/lr_range/{experiment}.csv",
-    params:
-        specs=lr_range_specs,
-        test=lambda wc: config["experiments"][wc.experiment]["lr_range_test"],
-        code=lambda wc: provenance.code_hash("lr-range", config["experiments"][wc.experiment]["lr_range_test"]["models"]),
-    threads: config["threads"]
-    resources:
-        gpu=1,
     log:
         "logs/lr_range/{experiment}.log",
     benchmark:
         "benchmarks/lr_range/{experiment}.tsv"
     conda:
         ENV
+    threads: config["threads"]
+    resources:
+        gpu=1,
+    params:
+        specs=lr_range_specs,
+        test=lambda wc: config["experiments"][wc.experiment]["lr_range_test"],
+        code=lambda wc: provenance.code_hash(
+            "lr-range", config["experiments"][wc.experiment]["lr_range_test"]["models"]
+        ),
     shell:
         "bnlab lr-range --spec {params.specs:q} --data {input.data} --lr-min {params.test[lr_min]}"
         " --lr-max {params.test[lr_max]} --steps {params.test[steps]} --threads {threads} --out {output} > {log} 2>&1"

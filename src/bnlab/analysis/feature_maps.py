@@ -1,13 +1,14 @@
 """Feature maps: the activations of the first convolutional layers for a few fixed test images.
 
 The images are the first test image of each of the first ``images`` classes, so every run sees the
-same ones. The layers are the first ``layers`` ReLUs whose output is a feature map (N, C, H, W);
-the model is in evaluation mode.
+same ones; of the runs of one model (repeats with other seeds) only the first is shown. The layers are the
+first ``layers`` ReLUs whose output is a feature map (N, C, H, W); the model is in evaluation mode.
 
-File results/analysis/feature_maps/<experiment>.npz (arrays, not a table: the figure shows images):
+File results/analysis/feature_maps/paper/<experiment>.npz (arrays, not a table: the figure shows images):
     images     uint8 (N, H, W, C)  the input images as stored
     labels     int (N)             their class indices; classes: str (classes) the class names
     models, lrs, runs, layers      one entry per stored map: the run's model, base lr and id, and the ReLU's name
+    protocol   str                 paper: the runs the paper protocol measures (bnlab.analysis.protocols)
     map_<i>    float16 (N, C, H, W) the activations of map i
 """
 
@@ -17,7 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from bnlab.analysis.protocols import PAPER
 from bnlab.data.loader import DeviceDataset
+from bnlab.data.prepare import normalisation
 from bnlab.errors import AnalysisError
 from bnlab.train.run_folder import load_saved, rebuild_model
 
@@ -52,12 +55,19 @@ def conv_activations(model: nn.Module, x: torch.Tensor, layers: int) -> list[tup
 
 def arrays(run_dirs, data: dict, device: torch.device, *, images: int, layers: int) -> dict[str, np.ndarray]:
     index = first_of_each_class(data["y_test"], images)
-    out = {"images": data["x_test"][index], "labels": data["y_test"][index], "classes": data["classes"]}
+    out = {
+        "images": data["x_test"][index],
+        "labels": data["y_test"][index],
+        "classes": data["classes"],
+        "protocol": np.array(PAPER),
+    }
     meta: dict[str, list] = {"models": [], "lrs": [], "runs": [], "layers": []}
     for run_dir in run_dirs:
         saved = load_saved(run_dir)
         spec = saved["spec"]
-        chosen = DeviceDataset(data["x_test"][index], data["y_test"][index], device, spec["mean"], spec["std"])
+        if spec["model"] in meta["models"]:
+            continue
+        chosen = DeviceDataset(data["x_test"][index], data["y_test"][index], device, *normalisation(spec, data))
         x, _ = next(chosen.batches(len(index)))
         for name, activation in conv_activations(rebuild_model(saved, data, device), x, layers):
             out[f"map_{len(meta['models'])}"] = activation.cpu().numpy().astype(np.float16)

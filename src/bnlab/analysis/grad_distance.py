@@ -1,15 +1,23 @@
 """Maximum gradient difference over distance: how far the gradient stays predictive around trained weights.
 
-From the trained weights w, with g = grad L(w) on a training batch and u = -g / ||g|| (the
-direction a gradient step moves), it records for each distance d in [0, d_max]
+From the trained weights w, with g = grad L(w) on a training batch, it moves the weights a distance d along a
+direction u made from g and records
     max_grad_diff(d) = max over entries |grad L(w + d u) - grad L(w)|
 A smoother landscape (the paper's claim for BatchNorm) keeps this small as d grows.
 
-Table results/analysis/grad_distance/<experiment>.csv, one row per run, batch and distance:
-    model, lr, run     the run (model name, its base learning rate, run id)
-    batch              index of the training batch (seeded random images, the same for every run)
-    distance           d, the l2 distance moved in weight space
-    max_grad_diff      max |grad L(w + d u) - grad L(w)| over all gradient entries
+paper   u = -g / ||g||, one norm over all parameters (the direction a gradient step moves); BatchNorm with batch
+        statistics; d evenly spaced in [0, d_max]; ``batches`` seeded training batches (default 4).
+course  report 000's code: u_i = +g_i / ||g_i|| for each parameter tensor i, each normalised by its own norm (a
+        tensor whose gradient is zero stays put), so the weights move d in every tensor at once, d sqrt(tensors)
+        in all; model.eval(); d in linspace(0, 0.5, 10) without 0; one batch of the training loader. It reports
+        the curve and its mean over the nine distances.
+
+Table results/analysis/grad_distance/<protocol>/<experiment>.csv, one row per run, variant, batch and distance:
+    model, lr, run, seed   the run (model name, its base learning rate, run id, seed)
+    protocol, variant      how it was measured (bnlab.analysis.protocols)
+    batch                  index of the training batch (the same images for every run)
+    distance               d
+    max_grad_diff          max |grad L(w + d u) - grad L(w)| over all gradient entries
 """
 
 from __future__ import annotations
@@ -18,52 +26,85 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn.utils import parameters_to_vector
 
 from bnlab.analysis import runs
-from bnlab.analysis.gradients import gradient_mode, set_weights, trainable, weight_gradient
+from bnlab.analysis.gradients import measuring, parameter_gradients, set_weights, trainable
+from bnlab.analysis.protocols import COURSE, PAPER, run_columns, variants
 from bnlab.device import exact_numerics
 from bnlab.train.run_folder import rebuild_model
 
-COLUMNS = ["model", "lr", "run", "batch", "distance", "max_grad_diff"]
+COLUMNS = ["model", "lr", "run", "seed", "protocol", "variant", "batch", "distance", "max_grad_diff"]
+SETTINGS = {
+    PAPER: {"statistics": "batch", "normalisation": "global", "sign": -1},
+    COURSE: {"statistics": "running", "normalisation": "tensor", "sign": 1},
+}
+COURSE_DISTANCES = np.linspace(0.0, 0.5, 10)[1:]
+BATCHES = {PAPER: 4, COURSE: 1}  # training batches each protocol reads unless told otherwise
 
 
-def max_grad_diff(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, distances) -> list[float]:
-    """max |grad L(w + d u) - grad L(w)| for each d in ``distances``; the weights are restored afterwards."""
-    start = parameters_to_vector(trainable(model)).detach().clone()
-    grad0 = weight_gradient(model, loss_fn, x, y)
-    direction = -grad0 / grad0.norm()
-    out = []
-    try:
+def direction(grads: list[torch.Tensor], normalisation: str, sign: int) -> list[torch.Tensor]:
+    """sign * g / ||g|| with one ``global`` norm, or each tensor over its own norm (``tensor``; zero stays zero)."""
+    if normalisation == "global":
+        total = torch.sqrt(sum(g.square().sum() for g in grads))
+        return [sign * g / total for g in grads]
+    return [sign * g / n if (n := g.norm()) > 0 else torch.zeros_like(g) for g in grads]
+
+
+def max_grad_diff(
+    model: nn.Module,
+    loss_fn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    distances,
+    *,
+    statistics: str,
+    normalisation: str,
+    sign: int,
+) -> list[float]:
+    """max |grad L(w + d u) - grad L(w)| for each d in ``distances`` (u: see ``direction``); the model is restored."""
+    with measuring(model, statistics):
+        start = [p.detach().clone() for p in trainable(model)]
+        grad0 = parameter_gradients(model, loss_fn, x, y)
+        unit = direction(grad0, normalisation, sign)
+        out = []
         for d in distances:
-            set_weights(model, start + d * direction)
-            out.append((weight_gradient(model, loss_fn, x, y) - grad0).abs().max().item())
-    finally:
-        set_weights(model, start)
+            set_weights(model, [w + d * u for w, u in zip(start, unit)])
+            grads = parameter_gradients(model, loss_fn, x, y)
+            out.append(max((g - g0).abs().max().item() for g, g0 in zip(grads, grad0)))
     return out
 
 
 @exact_numerics()
 def table(
-    run_dirs, data: dict, device: torch.device, *, d_max: float, points: int, batches: int, batch_size: int, seed: int
+    run_dirs,
+    data: dict,
+    device: torch.device,
+    *,
+    protocol: str,
+    d_max: float,
+    points: int,
+    batches: int,
+    batch_size: int,
+    seed: int,
 ) -> pd.DataFrame:
-    distances = np.linspace(0.0, d_max, points)
+    distances = np.linspace(0.0, d_max, points) if protocol == PAPER else COURSE_DISTANCES
     rows = []
     for run_dir in run_dirs:
-        saved, spec, loss_fn, images = runs.gradient_inputs(
-            run_dir, data, device, batches=batches, batch_size=batch_size, seed=seed
+        saved, spec, loss_fn, sampled = runs.gradient_inputs(
+            run_dir, data, device, protocol, batches=batches, batch_size=batch_size, seed=seed
         )
-        model = gradient_mode(rebuild_model(saved, data, device))
-        for batch, (x, y) in enumerate(images.batches(batch_size)):
-            for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances)):
-                rows.append(
-                    {
-                        "model": spec["model"],
-                        "lr": spec["lr"],
-                        "run": spec["run"],
-                        "batch": batch,
-                        "distance": d,
-                        "max_grad_diff": diff,
-                    }
-                )
+        model = rebuild_model(saved, data, device)
+        for variant, settings in variants(protocol, SETTINGS).items():
+            for batch, (x, y) in enumerate(sampled):
+                for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances, **settings)):
+                    rows.append(
+                        {
+                            **run_columns(spec),
+                            "protocol": protocol,
+                            "variant": variant,
+                            "batch": batch,
+                            "distance": d,
+                            "max_grad_diff": diff,
+                        }
+                    )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -8,8 +8,12 @@ predictiveness, 4b), and the maximum of beta over eta (effective beta-smoothness
 A step size that blew the loss up (NaN or inf) is never dropped: it makes that step's maxima infinite,
 so a landscape that blows up can never look smoother; ``step_sizes`` counts the finite ones.
 
-Table results/analysis/line_search/<experiment>.csv, one row per run and probed step:
-    model, lr, run                  the run (model name, its base learning rate, run id)
+This is the ``paper`` protocol's landscape and gradient predictiveness (bnlab.analysis.protocols); report 000's
+are bnlab.analysis.landscape and bnlab.analysis.grad_predictiveness.
+
+Table results/analysis/line_search/paper/<experiment>.csv, one row per run and probed step:
+    model, lr, run, seed            the run (model name, its base learning rate, run id, seed)
+    protocol                        paper
     step, epoch                     the training step probed (0-based) and its epoch (1-based)
     step_sizes                      number of step sizes with finite results (the rest make the maxima inf)
     loss_at_w                       L(w) on the probe's batch
@@ -23,10 +27,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bnlab.analysis.protocols import PAPER
+
 COLUMNS = [
     "model",
     "lr",
     "run",
+    "seed",
+    "protocol",
     "step",
     "epoch",
     "step_sizes",
@@ -41,7 +49,8 @@ COLUMNS = [
 
 
 def probe_bands(probes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, lr, run, step) from the probe records (columns as in probes.csv plus model, lr, run)."""
+    """One row per (model, lr, run, step) from the probe records (columns as in probes.csv plus model, lr, run,
+    seed)."""
     values = ["loss", "grad_diff", "beta"]
     finite = np.isfinite(probes[values]).all(axis=1)
     probes = probes.assign(
@@ -49,7 +58,7 @@ def probe_bands(probes: pd.DataFrame) -> pd.DataFrame:
         finite_size=probes["step_size"].where(finite),
     )
     bands = (
-        probes.groupby(["model", "lr", "run", "step", "epoch"], sort=True)
+        probes.groupby(["model", "lr", "run", "seed", "step", "epoch"], sort=True)
         .agg(
             step_sizes=("finite_size", "nunique"),
             loss_at_w=("loss_at_w", "first"),
@@ -62,4 +71,4 @@ def probe_bands(probes: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    return bands[COLUMNS]
+    return bands.assign(protocol=PAPER)[COLUMNS]

@@ -1,5 +1,6 @@
 """What the analyses take from finished runs beyond their folders (bnlab.train.run_folder reads those):
-seeded samples of the images the runs were trained on, and what a gradient analysis of a run needs.
+seeded samples of the images the runs were trained on, the batches each protocol measures, and the seed of each
+run, which tells the repeats of one setting apart.
 """
 
 from __future__ import annotations
@@ -7,13 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
+from bnlab.analysis.protocols import COURSE
+from bnlab.data.augment import build_augmentation
 from bnlab.data.loader import DeviceDataset
+from bnlab.data.prepare import normalisation
 from bnlab.errors import AnalysisError
 from bnlab.train.losses import build_loss
-from bnlab.train.run_folder import load_saved
+from bnlab.train.run_folder import load_saved, read_summary, read_tables
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def sample(data: dict, split: str, spec: dict, device: torch.device, count: int, seed: int) -> DeviceDataset:
@@ -25,19 +32,41 @@ def sample(data: dict, split: str, spec: dict, device: torch.device, count: int,
     if count > len(y):
         raise AnalysisError(f"asked for {count} {split} images; the data has {len(y)}")
     index = np.random.default_rng(seed).choice(len(y), count, replace=False)
-    return DeviceDataset(x[index], y[index], device, spec["mean"], spec["std"])
+    return DeviceDataset(x[index], y[index], device, *normalisation(spec, data))
 
 
 def whole(data: dict, split: str, spec: dict, device: torch.device) -> DeviceDataset:
     """Every image of ``split``, in file order, normalised as in training."""
-    return DeviceDataset(data[f"x_{split}"], data[f"y_{split}"], device, spec["mean"], spec["std"])
+    return DeviceDataset(data[f"x_{split}"], data[f"y_{split}"], device, *normalisation(spec, data))
+
+
+def training_batches(
+    data: dict, spec: dict, device: torch.device, protocol: str, *, batches: int, batch_size: int, seed: int
+) -> list[Batch]:
+    """``batches`` seeded batches of training images, the same images for every run: as stored for the paper
+    protocol, through the run's own augmentation (seeded too) for the course protocol, whose code read batches
+    from its training loader."""
+    images = sample(data, "train", spec, device, batches * batch_size, seed)
+    if protocol != COURSE:
+        return list(images.batches(batch_size))
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return list(images.batches(batch_size, augment=build_augmentation(spec["augmentation"]), generator=generator))
 
 
 def gradient_inputs(
-    run_dir: str | Path, data: dict, device: torch.device, *, batches: int, batch_size: int, seed: int
-) -> tuple[dict, dict, nn.Module, DeviceDataset]:
-    """What a gradient analysis of one run needs: its saved weights, spec, loss and seeded training images."""
+    run_dir: str | Path, data: dict, device: torch.device, protocol: str, *, batches: int, batch_size: int, seed: int
+) -> tuple[dict, dict, nn.Module, list[Batch]]:
+    """What a gradient analysis of one run needs: its saved weights, spec, loss and the protocol's batches."""
     saved = load_saved(run_dir)
     spec = saved["spec"]
-    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-    return saved, spec, loss_fn, sample(data, "train", spec, device, batches * batch_size, seed)
+    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {})).to(device)
+    sampled = training_batches(data, spec, device, protocol, batches=batches, batch_size=batch_size, seed=seed)
+    return saved, spec, loss_fn, sampled
+
+
+def run_tables(run_dirs: list[str | Path], name: str) -> pd.DataFrame:
+    """``read_tables`` of the runs, with each run's seed after its id (column ``seed``)."""
+    frame = read_tables(run_dirs, name)
+    seeds = {(s := read_summary(d))["run"]: s["seed"] for d in run_dirs}
+    frame.insert(frame.columns.get_loc("run") + 1, "seed", frame["run"].map(seeds))
+    return frame

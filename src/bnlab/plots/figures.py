@@ -30,17 +30,38 @@ FIGURES = {
         ("title",),
     ),
     "per-class": Figure("bnlab.plots.per_class", "draw", ("the experiment's per-class table (.csv)",), ("title",)),
-    # The BatchNorm study: one per analysis table.
-    "loss-landscape": Figure("bnlab.plots.bn.landscape", "loss_landscape", ("loss_landscape table",), ("smooth",)),
-    "probe-loss": Figure("bnlab.plots.bn.line_search", "probe_loss", ("line_search table",), ("smooth",)),
+    "lr-range": Figure("bnlab.plots.lr_range", "draw", ("the range test table (.csv)",), ("title",)),
+    "confusion": Figure("bnlab.plots.confusion", "draw", ("the experiment's confusion matrices (.csv)",), ("title",)),
+    # The BatchNorm study: one per analysis; a figure of both protocols draws the paper's beside report 000's.
+    "loss-landscape": Figure(
+        "bnlab.plots.bn.landscape",
+        "loss_landscape",
+        ("line_search table (paper)", "loss_landscape table (course)"),
+        ("smooth",),
+    ),
     "gradient-predictiveness": Figure(
-        "bnlab.plots.bn.line_search", "gradient_predictiveness", ("line_search table",), ("smooth",)
+        "bnlab.plots.bn.line_search",
+        "gradient_predictiveness",
+        ("line_search table (paper)", "grad_predictiveness table (course)"),
+        ("smooth",),
     ),
     "beta-smoothness": Figure("bnlab.plots.bn.line_search", "beta_smoothness", ("line_search table",), ("smooth",)),
-    "max-grad-diff": Figure("bnlab.plots.bn.grad_distance", "max_grad_diff", ("grad_distance table",)),
-    "input-smoothness": Figure("bnlab.plots.bn.input_smoothness", "input_smoothness", ("input_smoothness table",)),
-    "activations": Figure("bnlab.plots.bn.activations", "activation_stats", ("activations table",)),
-    "gradient-health": Figure("bnlab.plots.bn.gradient_health", "gradient_health", ("gradient_health table",)),
+    "max-grad-diff": Figure(
+        "bnlab.plots.bn.grad_distance", "max_grad_diff", ("grad_distance table (paper)", "grad_distance table (course)")
+    ),
+    "input-smoothness": Figure(
+        "bnlab.plots.bn.input_smoothness",
+        "input_smoothness",
+        ("input_smoothness table (paper)", "input_smoothness table (course)"),
+    ),
+    "activations": Figure(
+        "bnlab.plots.bn.activations", "activation_stats", ("activations table (paper)", "activations table (course)")
+    ),
+    "gradient-health": Figure(
+        "bnlab.plots.bn.gradient_health",
+        "gradient_health",
+        ("gradient_health table (paper)", "gradient_health table (course)"),
+    ),
     "feature-maps": Figure(
         "bnlab.plots.bn.feature_maps", "feature_maps", ("feature_maps arrays (.npz)",), ("channels",)
     ),

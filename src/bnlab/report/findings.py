@@ -17,35 +17,63 @@ CLEAR_DIFFERENCE = 0.5  # accuracy differences below this many points are no cle
 ACCURACY_METRICS = ("final_train_acc", "final_test_acc", "best_test_acc")
 PAPER = "the paper (Santurkar et al., 2018)"
 
-# BatchNorm summary metric -> (what it is, the comparative for the lower value, the direction the
-# paper and report 000 find with BatchNorm). Unknown metrics are described by their name.
+# BatchNorm summary metric (``<protocol>.<quantity>``, bnlab.analysis.bn_summary) -> (what it is, the comparative
+# for the lower value). Unknown metrics are described by their name.
 BN_METRICS = {
-    "landscape_band_mean": (
-        "loss landscape (course version: band between the lowest and highest training "
-        "loss over learning rates, mean over steps)",
+    "paper.final_test_acc": ("final test accuracy", "lower"),
+    "paper.probe_loss_band_mean": (
+        "loss landscape along the gradient (the paper's: band of line-search losses over step sizes, mean over probes)",
         "narrower",
-        "lower",
     ),
-    "probe_loss_band_mean": (
-        "loss landscape along the gradient (paper version: band of line-search losses, mean over probes)",
+    "paper.grad_predictiveness_mean": (
+        "gradient predictiveness (the paper's: l2 gradient change along the line search, mean)",
+        "smaller",
+    ),
+    "paper.beta_smoothness_mean": ("effective β-smoothness (mean)", "smaller"),
+    "paper.max_grad_diff_at_distance_0.5": ("largest gradient difference at distance 0.5", "smaller"),
+    "paper.mean_max_grad_diff": ("largest gradient difference, mean over distances", "smaller"),
+    "paper.mean_input_gradient_smoothness": ("input-gradient change ratio (mean)", "smaller"),
+    "paper.dead_neuron_ratio_pct": ("share of dead ReLU units (mean activation below threshold)", "smaller"),
+    "paper.never_active_ratio_pct": ("share of ReLU units never active on the test set", "smaller"),
+    "paper.vanishing_gradient_pct": ("share of vanishing gradient entries", "smaller"),
+    "paper.exploding_gradient_pct": ("share of exploding gradient entries", "smaller"),
+    "course.landscape_band_mean": (
+        "loss landscape (course version: band between the lowest and highest training loss over learning rates, "
+        "mean over steps)",
         "narrower",
-        "lower",
     ),
-    "grad_predictiveness_mean": ("gradient change along the line search (ℓ2 distance, mean)", "smaller", "lower"),
-    "beta_smoothness_mean": ("effective β-smoothness (mean)", "smaller", "lower"),
-    "max_grad_diff_at_distance_0.5": ("largest gradient difference at distance 0.5", "smaller", "lower"),
-    "mean_max_grad_diff": ("largest gradient difference, mean over distances", "smaller", "lower"),
-    "mean_input_gradient_smoothness": ("input-gradient change ratio (mean)", "smaller", "lower"),
-    "dead_neuron_ratio_pct": ("share of dead units (activation below threshold)", "smaller", "lower"),
-    "never_active_ratio_pct": ("share of units never active on the test set", "smaller", "lower"),
-    "vanishing_gradient_pct": ("share of vanishing gradient entries", "smaller", "lower"),
-    "exploding_gradient_pct": ("share of exploding gradient entries", "smaller", "lower"),
-    "final_test_acc": ("final test accuracy", "lower", "higher"),
+    "course.max_grad_diff_at_distance_0.5": ("largest gradient difference at distance 0.5", "smaller"),
+    "course.mean_max_grad_diff": ("largest gradient difference, mean over distances", "smaller"),
+    "course.grad_predictiveness_mean": (
+        "gradient predictiveness (report 000's: sum over tensors of the gradient change after a step of 0.1 g)",
+        "smaller",
+    ),
+    "course.mean_input_gradient_smoothness": ("gradient smoothness (input-gradient change ratio, mean)", "smaller"),
+    "course.dead_neuron_ratio_pct": ("share of near-zero layer outputs (|a| < 0.01)", "smaller"),
+    "course.vanishing_gradient_pct": ("share of vanishing gradient entries", "smaller"),
+    "course.exploding_gradient_pct": ("share of exploding gradient entries", "smaller"),
 }
-
-
-# The two loss landscapes (the course's and the paper's), which the report's summary quotes.
-LANDSCAPE_METRICS = ("landscape_band_mean", "probe_loss_band_mean")
+# Each protocol as the findings name it, and what it does (bnlab.analysis.protocols).
+PROTOCOL_NAMES = {"paper": "the paper's protocol", "course": "report 000's protocol"}
+PROTOCOL_DESCRIPTIONS = {
+    "paper": "Santurkar et al.'s definitions on runs of the paper's recipe: BatchNorm normalising by the batch's "
+    "own statistics, as in training; moves along -g, the direction of a gradient step, normalised by one norm over "
+    "all parameters; the line search along training for the landscape, gradient predictiveness and β-smoothness.",
+    "course": "report 000's code as its text gives it, quirks included, on runs of report 000's recipe: "
+    "model.eval() (BatchNorm normalising by its running statistics); moves along +g with each parameter tensor "
+    "normalised by its own norm; batches of its training loader; the band of the training loss over its learning "
+    "rates for the landscape.",
+}
+# Whose claims the BatchNorm findings test, by source key (report/claims.yaml).
+SOURCE_NAMES = {
+    "santurkar2018": "the paper",
+    "report_000": "report 000",
+    "report_000_notebook": "report 000's notebook",
+}
+# The two loss landscapes (report 000's and the paper's), which the report's summary quotes.
+LANDSCAPE_METRICS = ("course.landscape_band_mean", "paper.probe_loss_band_mean")
+# A gap between two means over seeds is resolved when it exceeds this many times the larger standard deviation.
+SPREADS_TO_RESOLVE = 2
 
 
 def pct(value: float) -> str:
@@ -97,6 +125,45 @@ def training(runs: pd.DataFrame, chance: float) -> list[str]:
     if len(stuck):
         names = join([f"{r.label} ({pct(r.final_test_acc)})" for r in stuck.itertuples()])
         sentences.append(f"{names} stayed at chance: guessing gives {pct(chance)} on this dataset.")
+    return sentences
+
+
+def lr_range(table: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """What the learning-rate range test suggests for each model, beside the rate the experiment trains it at."""
+    sentences = []
+    for model, rows in table.groupby("model", sort=False):
+        trained = ", ".join(f"{lr:g}" for lr in sorted(runs.loc[runs["model"] == model, "lr"].unique()))
+        sentences.append(
+            f"The learning-rate range test suggests {rows['suggested_lr'].iloc[0]:.2g} for {model} (a tenth of the "
+            f"rate of its lowest smoothed loss); this experiment trains it at {trained}."
+        )
+    return sentences
+
+
+def double_softmax(runs: pd.DataFrame) -> list[str]:
+    """Why report 004's doubled softmax stalls, from this run's measurements: the output layer's gradient norm and
+    the training loss's fall over the first epoch, against the correct training (``ce``) and the fix."""
+    losses = runs.groupby("loss")[["first_epoch_output_grad_norm", "first_epoch_loss_drop", "final_test_acc"]].mean()
+    if not {"ce", "double_softmax"} <= set(losses.index):
+        return []
+    correct, doubled = losses.loc["ce"], losses.loc["double_softmax"]
+    ratio = correct["first_epoch_output_grad_norm"] / doubled["first_epoch_output_grad_norm"]
+    sentences = [
+        f"With the doubled softmax the gradient reaching the output layer averaged "
+        f"{doubled['first_epoch_output_grad_norm']:.3g} over the first epoch, against "
+        f"{correct['first_epoch_output_grad_norm']:.3g} for the correct loss: {ratio:.1f}× smaller. The second softmax "
+        f"acts on probabilities in [0, 1], so its output stays close to uniform and passes back only a damped "
+        f"gradient: the training loss fell by {doubled['first_epoch_loss_drop']:.3g} in that epoch against "
+        f"{correct['first_epoch_loss_drop']:.3g}, and the run ended at {pct(doubled['final_test_acc'])} test accuracy "
+        f"against {pct(correct['final_test_acc'])}."
+    ]
+    if "own_softmax_nll" in losses.index:
+        fixed = losses.loc["own_softmax_nll"]
+        gap = fixed["final_test_acc"] - correct["final_test_acc"]
+        sentences.append(
+            f"The fix (the model's own loss on its own probabilities) ended at {pct(fixed['final_test_acc'])}, "
+            f"{points(abs(gap))} {'above' if gap >= 0 else 'below'} the correct training."
+        )
     return sentences
 
 
@@ -168,13 +235,52 @@ def diverged_runs(runs: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
+def gap_resolution(a: pd.Series, b: pd.Series) -> str:
+    """Whether the gap between two summary rows (value, std, seeds) exceeds SPREADS_TO_RESOLVE times their larger
+    standard deviation over seeds."""
+    if min(a["seeds"], b["seeds"]) < 2:
+        return "One seed each: the spread of this gap is not measured."
+    spread = SPREADS_TO_RESOLVE * max(a["std"], b["std"])
+    seeds = int(min(a["seeds"], b["seeds"]))
+    if abs(b["value"] - a["value"]) > spread:
+        return f"The gap exceeds twice the larger spread over {seeds} seeds ({spread:.3g})."
+    return f"The gap is within twice the larger spread over {seeds} seeds ({spread:.3g}): not resolved."
+
+
+def whose(found: str, claimed: dict[str, str], budget: str | None) -> str:
+    """Which sources' direction with BatchNorm (``claimed``: source -> lower/higher) this run's ``found`` one
+    reproduces, at ``budget``."""
+    if not claimed:
+        return "No source measured this quantity this way, so it tests no claim."
+    names = {source: SOURCE_NAMES.get(source, source.replace("_", " ")) for source in claimed}
+    agree = [names[s] for s, d in claimed.items() if d == found]
+    against = [names[s] for s, d in claimed.items() if d != found]
+    at = f"At the {budget} budget this" if budget else "This"
+    if not against:
+        return f"{at} agrees with {join(agree)}: it reproduces {'its' if len(agree) == 1 else 'their'} direction."
+    if not agree:
+        what = "its direction" if len(against) == 1 else "either direction"
+        return f"{at} goes against {join(against)}: it does not reproduce {what}."
+    return (
+        f"{at} agrees with {join(agree)} and goes against {join(against)}: it reproduces "
+        f"{join(agree)}'s direction only."
+    )
+
+
 def batchnorm_analyses(
-    summary: pd.DataFrame, at_chance: set[str] = frozenset(), diverged: dict[str, list[str]] | None = None
+    summary: pd.DataFrame,
+    directions: dict[str, dict[str, str]] | None = None,
+    at_chance: set[str] = frozenset(),
+    diverged: dict[str, list[str]] | None = None,
+    budget: str | None = None,
 ) -> list[str]:
-    """One sentence per summary metric and BatchNorm pair: which model is lower, by what factor, and whether
-    that agrees with the paper. ``summary``: the BatchNorm summary (metric, model, value); ``at_chance``: the
-    models whose analysed runs never left chance accuracy; ``diverged``: what diverged_runs says of them.
-    An infinite value (a band over a run that blew up) is named unbounded, with the runs that diverged."""
+    """Per summary metric and BatchNorm pair: which model is lower and by what factor, with which protocol on which
+    runs, whether the gap is resolved over the seeds, and whose claim it tests: ``directions`` (from
+    bnlab.report.claims.directions) gives each source's direction with BatchNorm for the metrics it measured the
+    same way. ``summary``: the BatchNorm summary (metric, model, value, std, seeds, protocol, experiment);
+    ``at_chance``: the models whose analysed runs never left chance accuracy; ``diverged``: what diverged_runs says
+    of them; ``budget``: this config's. An infinite value (a band over a run that blew up) is named unbounded, with
+    the runs that diverged."""
     sentences = []
     pairs = batchnorm_pairs(summary["model"])
     stuck = [m for pair in pairs for m in pair if m in at_chance]
@@ -188,14 +294,14 @@ def batchnorm_analyses(
             f"{join(stuck)} never left chance accuracy at this budget, so {what}; small budgets can "
             f"reverse the BatchNorm effects the paper reports."
         )
-    values = summary.groupby(["metric", "model"], sort=False)["value"].mean()
+    rows = summary.drop_duplicates(["metric", "model"]).set_index(["metric", "model"])
     for metric in summary["metric"].drop_duplicates():
-        noun, lower_word, with_bn = BN_METRICS.get(metric, (metric.replace("_", " "), "lower", None))
+        noun, lower_word = BN_METRICS.get(metric, (metric.replace("_", " "), "lower"))
         for plain, bn in pairs:
-            if (metric, plain) not in values or (metric, bn) not in values:
+            if (metric, plain) not in rows.index or (metric, bn) not in rows.index:
                 continue
-            a, b = values[(metric, plain)], values[(metric, bn)]
-            unbounded = [m for m, v in ((plain, a), (bn, b)) if np.isinf(v)]
+            a, b = rows.loc[(metric, plain)], rows.loc[(metric, bn)]
+            unbounded = [m for m, r in ((plain, a), (bn, b)) if np.isinf(r["value"])]
             if unbounded:
                 where = [r for m in unbounded for r in (diverged or {}).get(m, [])]
                 sentences.append(
@@ -204,20 +310,50 @@ def batchnorm_analyses(
                     + ", so no comparison is made."
                 )
                 continue
-            if a == b:
-                sentences.append(f"{plain} and {bn} have the same {noun}: {a:.3g}.")
+            how = f", with {PROTOCOL_NAMES.get(a['protocol'], a['protocol'])} on {a['experiment']},"
+            if a["value"] == b["value"]:
+                sentences.append(f"{plain} and {bn} have the same {noun}{how.rstrip(',')}: {a['value']:.3g}.")
                 continue
-            (low, lv), (high, hv) = sorted([(plain, a), (bn, b)], key=lambda pair: pair[1])
-            sentence = f"{low} has the {lower_word} {noun}: {lv:.3g} against {hv:.3g} for {high}{ratio(lv, hv)}."
-            if with_bn is not None:
-                agrees = (b < a) == (with_bn == "lower")
-                sentence += (
-                    " This agrees with the paper."
-                    if agrees
-                    else f" This goes against {PAPER} and report 000, which find the {with_bn} value with BatchNorm."
-                )
-            sentences.append(sentence)
+            (low, lv), (high, hv) = sorted([(plain, a["value"]), (bn, b["value"])], key=lambda pair: pair[1])
+            sentences.append(
+                f"{low} has the {lower_word} {noun}{how.rstrip(',')}: {lv:.3g} against {hv:.3g} for {high}"
+                f"{ratio(lv, hv)}. "
+                + gap_resolution(a, b)
+                + " "
+                + whose("lower" if b["value"] < a["value"] else "higher", (directions or {}).get(metric, {}), budget)
+            )
     return sentences
+
+
+def batchnorm_quirks(quirks: pd.DataFrame) -> list[str]:
+    """One sentence per quirk of report 000's protocol: the numbers it changes, and how (bn_quirks.csv rows)."""
+    sentences = []
+    for (quirk, instead), rows in quirks.groupby(["quirk", "instead"], sort=False):
+        changed = rows[~np.isclose(rows["value"], rows["instead_value"], rtol=1e-6, atol=1e-12)]
+        changes = [
+            f"the {BN_METRICS.get(r.metric, (r.metric, ''))[0]} of {r.model} from {r.value:.3g} to "
+            f"{r.instead_value:.3g}{ratio(min(r.value, r.instead_value), max(r.value, r.instead_value))}"
+            for r in changed.itertuples()
+        ]
+        what = f"Report 000's code: {quirk}; the paper's protocol: {instead}."
+        sentences.append(
+            f"{what} Replacing only this changes {join(changes)}."
+            if changes
+            else f"{what} Replacing only this changes none of report 000's numbers here."
+        )
+    return sentences
+
+
+def gap_against_spread(high, low) -> str:
+    """Whether the gap between two comparison rows (mean, std and count of final test accuracy over seeds)
+    exceeds their spread: the larger of the two standard deviations, doubled."""
+    if high["runs"] < 2 or low["runs"] < 2:
+        return "; one seed each, so the spread of this gap is not measured"
+    spread = 2 * max(high["final_test_acc_std"], low["final_test_acc_std"])
+    gap = high["final_test_acc"] - low["final_test_acc"]
+    if gap > spread:
+        return f", a gap larger than twice the spread over seeds ({points(spread)})"
+    return f", a gap within twice the spread over seeds ({points(spread)}): not resolved"
 
 
 def comparison(groups: pd.DataFrame, axis: str) -> list[str]:
@@ -241,7 +377,7 @@ def comparison(groups: pd.DataFrame, axis: str) -> list[str]:
         f"{speed}.",
         f"{best[axis]} reached the highest final test accuracy ({pct(best['final_test_acc'])}), "
         f"{points(best['final_test_acc'] - worst['final_test_acc'])} above {worst[axis]} "
-        f"({pct(worst['final_test_acc'])}).",
+        f"({pct(worst['final_test_acc'])}){gap_against_spread(best, worst)}.",
     ]
     diverged = groups[groups["diverged"] > 0]
     if len(diverged):
@@ -274,6 +410,7 @@ def claims(audit: pd.DataFrame, budget: str, claim_budget: str) -> list[str]:
             ("compared", "compared with this run"),
             ("listed", "listed beside this run's spread"),
             ("not measured", "not measured (their studies are not in this config)"),
+            ("no like-for-like", "without a like-for-like measurement here"),
             ("flagged", "flagged because their source contradicts itself"),
             ("setting", "settings of the original studies"),
             ("qualitative", "qualitative"),

@@ -37,6 +37,12 @@ def link(source: str | Path, folder: Path, kind: str) -> str:
     return f"{kind}/{target.name}"
 
 
+def experiment_claims(audit: pd.DataFrame, experiment: str) -> str:
+    """The claims audit's rows about ``experiment``, as the report shows them (empty when the sources make none)."""
+    rows = audit[audit["experiment"] == experiment]
+    return claims_audit.view(rows).to_markdown(index=False, disable_numparse=True) if len(rows) else ""
+
+
 def context(manifest: dict, folder: Path) -> dict:
     """Everything the template shows; ``manifest`` lists the results files (see workflow/rules/report.smk)."""
     config, tables = manifest["config"], manifest["tables"]
@@ -55,14 +61,22 @@ def context(manifest: dict, folder: Path) -> dict:
             analysed_runs.append(runs.assign(chance=level))
         experiments[name] = {
             "name": name,
+            "title": spec.get("title", ""),
             "description": spec.get("description", ""),
             "dataset": spec["dataset"],
             "runs_table": Path(files["runs"]).read_text(),
             "per_class_table": Path(files["per_class"]).read_text(),
             "figure": link(files["figure"], folder, "figures"),
             "per_class_figure": link(files["per_class_figure"], folder, "figures"),
+            "confusion_figure": link(files["confusion_figure"], folder, "figures"),
+            "lr_range_figure": link(files["lr_range_figure"], folder, "figures") if files.get("lr_range") else "",
+            "claims_table": experiment_claims(csv_twin(tables["claims"]), name),
             "notebook": link(files["notebook"], folder, "notebooks"),
-            "findings": findings.training(runs, level) + batchnorm + findings.per_class(accuracy),
+            "findings": findings.training(runs, level)
+            + batchnorm
+            + findings.double_softmax(runs)
+            + (findings.lr_range(pd.read_csv(files["lr_range"]), runs) if files.get("lr_range") else [])
+            + findings.per_class(accuracy),
         }
     comparisons = [
         {
@@ -77,16 +91,28 @@ def context(manifest: dict, folder: Path) -> dict:
     bn = None
     if manifest["bn"]:
         runs = pd.concat(analysed_runs)
-        at_chance = findings.untrained_models(runs, runs["chance"])
         diverged = findings.diverged_runs(runs)
         bn_summary = pd.read_csv(manifest["bn"]["summary"])
-        bn_findings = findings.batchnorm_analyses(bn_summary, at_chance, diverged)
-        summary += findings.batchnorm_analyses(
-            bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)], at_chance, diverged
-        )
+        directions = claims_audit.directions(claims_audit.load(manifest["claims"]), bn_summary)
+
+        def analyses(metrics: pd.DataFrame) -> list[str]:
+            # The models that never left chance in the runs these metrics measured.
+            measured = runs[runs["experiment"].isin(metrics["experiment"])]
+            at_chance = findings.untrained_models(measured, measured["chance"])
+            return findings.batchnorm_analyses(metrics, directions, at_chance, diverged, manifest["budget"])
+
+        summary += analyses(bn_summary[bn_summary["metric"].isin(findings.LANDSCAPE_METRICS)])
         bn = {
             "table": Path(manifest["bn"]["table"]).read_text(),
-            "findings": bn_findings,
+            "protocols": [
+                {
+                    "title": findings.PROTOCOL_NAMES[protocol].capitalize(),
+                    "description": findings.PROTOCOL_DESCRIPTIONS[protocol],
+                    "findings": analyses(rows),
+                }
+                for protocol, rows in bn_summary.groupby("protocol", sort=False)
+            ],
+            "quirks": findings.batchnorm_quirks(pd.read_csv(manifest["bn"]["quirks"])),
             "figures": [{"title": title(f), "path": link(f, folder, "figures")} for f in manifest["bn"]["figures"]],
         }
     claim_budget = claims_audit.load(manifest["claims"])["budget"]

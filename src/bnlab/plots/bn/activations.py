@@ -1,33 +1,33 @@
-"""Figure of the per-ReLU activation statistics: mean, std and the two dead-unit measures."""
+"""Figure of the per-layer activation statistics: the paper protocol's ReLU units above, report 000's layer
+outputs below."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bnlab.plots.bn.common import series
+from bnlab.plots.bn.common import PROTOCOL_TITLES, over_seeds
 from bnlab.plots.style import color, save, subplots
 
 
-def activation_stats(table: pd.DataFrame, png) -> None:
-    threshold = table["threshold"].iloc[0]
-    panels = [
-        ("mean", "mean activation"),
-        ("std", "activation std"),
-        ("dead_pct", f"dead units, % (mean activation < {threshold:g})"),
-        ("never_active_pct", "never-active units, % (0 on every test image)"),
-    ]
-    table = table.assign(
-        dead_pct=100 * table["dead_units"] / table["units"],
-        never_active_pct=100 * table["never_active_units"] / table["units"],
+def activation_stats(paper: pd.DataFrame, course: pd.DataFrame, png) -> None:
+    paper = paper.assign(dead_pct=100 * paper["dead_units"] / paper["units"])
+    course = course.assign(dead_pct=100 * course["dead_frac"])
+    rows = (
+        (paper, "paper", f"dead units, % (mean activation < {paper['threshold'].iloc[0]:g})", "ReLU"),
+        (course, "course", f"dead entries, % (|a| < {course['threshold'].iloc[0]:g})", "layer"),
     )
-    fig, axes = subplots(2, 2, figsize=(10, 6.5), sharex=True)
-    for ax, (column, title) in zip(axes.flat, panels):
-        for label, model, rows in series(table):
-            ax.plot(rows["layer_index"], rows[column], color=color(model), marker="o", markersize=3, label=label)
-        ax.set_title(title)
-    layers = table.drop_duplicates("layer_index").sort_values("layer_index")
-    for ax in axes[1]:
-        ax.set_xticks(layers["layer_index"], [f"ReLU {i + 1}" for i in layers["layer_index"]], rotation=45, ha="right")
-    axes[0, 0].legend()
-    fig.suptitle("Activations after every ReLU over the test set")
+    fig, axes = subplots(2, 3, figsize=(13, 7))
+    for row, (table, protocol, dead, unit) in zip(axes, rows):
+        means = over_seeds(table, ["model", "layer_index", "layer"], ["mean", "std", "dead_pct"])
+        for ax, (column, title) in zip(
+            row, (("mean", "mean activation"), ("std", "activation std"), ("dead_pct", dead))
+        ):
+            for model, lines in means.groupby("model", sort=False):
+                ax.plot(lines["layer_index"], lines[column], color=color(model), marker="o", markersize=3, label=model)
+            ax.set_title(f"{PROTOCOL_TITLES[protocol]}: {title}", fontsize=9)
+            ax.set_xlabel(f"{unit} in forward order")
+        row[0].legend()
+    fig.suptitle(
+        "Activations: after every ReLU over the test set (paper); every Conv2d, Linear, BatchNorm2d output (report 000)"
+    )
     save(fig, png)

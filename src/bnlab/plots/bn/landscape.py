@@ -1,28 +1,27 @@
-"""Figure of the course's loss landscape: the band of per-step training loss over learning rates."""
+"""Figure of the two loss landscapes side by side: the paper's along the gradient, report 000's over learning rates."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bnlab.plots.bn.common import band, series, smoothing_note
+from bnlab.plots.bn.common import PROTOCOL_TITLES, band, over_seeds, seeds_note, smoothing_note
 from bnlab.plots.style import save, subplots
 
 
-def loss_landscape(table: pd.DataFrame, png, smooth: int = 0) -> None:
-    """All models on the first axis, then one panel per model (same y range)."""
-    models = list(dict.fromkeys(table["model"]))
-    fig, axes = subplots(1, len(models) + 1, figsize=(4.2 * (len(models) + 1), 3.8), sharey=True, squeeze=False)
-    axes = axes[0]
-    lrs = table["lrs"].max()
-    for label, model, rows in series(table, by=("model",)):
-        for ax in (axes[0], axes[1 + models.index(model)]):
-            band(ax, rows["step"], rows["loss_min"], rows["loss_max"], model, label, smooth)
-    axes[0].set_title("all models")
-    for model, ax in zip(models, axes[1:]):
-        ax.set_title(model)
-    for ax in axes:
-        ax.set_xlabel("training step")
-        ax.legend(loc="upper right")
-    axes[0].set_ylabel(f"training loss, min-max over {lrs} learning rates")
-    fig.suptitle("Loss landscape: spread of the training loss over learning rates" + smoothing_note(smooth, "steps"))
+def loss_landscape(paper: pd.DataFrame, course: pd.DataFrame, png, smooth: int = 0) -> None:
+    """Left the line-search band (loss over the step sizes eta at each probed step), right the band of the training
+    loss over the learning rates at each step; models overlaid, each band averaged over its seeds."""
+    fig, axes = subplots(1, 2, figsize=(11, 4))
+    panels = (
+        (paper, "paper", "probed training step", "loss at w - eta grad L(w)\nmin-max over eta"),
+        (course, "course", "training step", f"training loss\nmin-max over {course['lrs'].max()} learning rates"),
+    )
+    for ax, (table, protocol, xlabel, ylabel) in zip(axes, panels):
+        for model, rows in over_seeds(table, ["model", "step"], ["loss_min", "loss_max"]).groupby("model", sort=False):
+            band(ax, rows["step"], rows["loss_min"], rows["loss_max"], model, model, smooth)
+        ax.set_title(PROTOCOL_TITLES[protocol] + seeds_note(table))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best")
+    fig.suptitle("Loss landscape" + smoothing_note(smooth, "points"))
     save(fig, png)
