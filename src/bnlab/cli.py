@@ -49,6 +49,23 @@ def cmd_train(args) -> None:
     print(f"done: {summary['status']}, final test acc {summary['final_test_acc']:.2f}%")
 
 
+def cmd_lr_range(args) -> None:
+    import torch
+
+    from bnlab.data import prepare
+    from bnlab.io import write_csv
+    from bnlab.train.components import load_all
+    from bnlab.train.lr_finder import range_test_table
+
+    load_all()
+    torch.set_num_threads(args.threads)
+    specs = [json.loads(spec) for spec in args.spec]
+    table = range_test_table(specs, prepare.load(Path(args.data)), args.lr_min, args.lr_max, args.steps)
+    write_csv(table, args.out)
+    for model, row in table.groupby("model", sort=False).first().iterrows():
+        print(f"{model}: suggested lr {row['suggested_lr']:.3g}" + (" (the loss blew up)" if row["diverged"] else ""))
+
+
 # The later stages keep their verbs beside their code: stage -> (its CLI module, what it does).
 STAGES = {
     "analyse": ("bnlab.analysis.cli", "compute one analysis table from finished runs"),
@@ -90,6 +107,16 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--code-version", required=True, help="hash of the code that trains (a checkpoint of other code is not resumed)"
     )
     v.set_defaults(func=cmd_train)
+
+    v = verbs.add_parser("lr-range", help="learning-rate range test of runs' models, set up as for training")
+    v.add_argument("--spec", nargs="+", required=True, help="the run specs, as JSON, one per model")
+    v.add_argument("--data", required=True, help="the prepared .npz")
+    v.add_argument("--lr-min", type=float, required=True)
+    v.add_argument("--lr-max", type=float, required=True)
+    v.add_argument("--steps", type=int, required=True, help="steps of exponentially growing learning rate")
+    v.add_argument("--out", required=True, help="the table (.csv)")
+    v.add_argument("--threads", type=int, default=1)
+    v.set_defaults(func=cmd_lr_range)
 
     # A stage's verbs are built only when that stage is called, so a job imports no other stage's code.
     words = sys.argv[1:] if argv is None else argv
