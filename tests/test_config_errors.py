@@ -182,8 +182,10 @@ BAD = {
     ),
     "unsupported channel count": (set_in("datasets.tiny.channels", 2), r"datasets\.tiny\.channels"),
     "three means for grayscale images": (
-        lambda config: (set_in("datasets.tiny.torchvision", "FashionMNIST")(config),
-                        set_in("datasets.tiny.mean", [0.5, 0.5, 0.5])(config)),
+        lambda config: (
+            set_in("datasets.tiny.torchvision", "FashionMNIST")(config),
+            set_in("datasets.tiny.mean", [0.5, 0.5, 0.5])(config),
+        ),
         r"datasets\.tiny\.mean: 3 values for images of 1 channel",
     ),
     "two stds for RGB images": (set_in("datasets.tiny.std", [0.5, 0.5]), r"datasets\.tiny\.std: 2 values"),

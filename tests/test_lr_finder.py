@@ -117,14 +117,18 @@ def test_the_range_test_of_a_run_spec_sweeps_its_models_lr_range(tmp_path):
 
     load_all()
     config = study.validate(
-        {"datasets": {"d": {"torchvision": "CIFAR10", "local": "x", "num_classes": 10}},
-         "experiments": {"e": {"dataset": "d", "model": ["simple_cnn", "vgg_a"], "width": 0.25, "batch_size": 20}}},
+        {
+            "datasets": {"d": {"torchvision": "CIFAR10", "local": "x", "num_classes": 10}},
+            "experiments": {"e": {"dataset": "d", "model": ["simple_cnn", "vgg_a"], "width": 0.25, "batch_size": 20}},
+        },
         REPO / "workflow" / "schemas" / "config.schema.yaml",
     )
-    prepare(config["datasets"]["d"], write_npz(tmp_path / "s.npz", train_per_class=4, test_per_class=2), tmp_path / "d.npz")
+    prepare(
+        config["datasets"]["d"], write_npz(tmp_path / "s.npz", train_per_class=4, test_per_class=2), tmp_path / "d.npz"
+    )
     table = range_test_table(study.expand(config), load(tmp_path / "d.npz"), lr_min=1e-4, lr_max=1.0, steps=12)
     assert list(table["model"].unique()) == ["simple_cnn", "vgg_a"]
     for _, rows in table.groupby("model"):
-        ratios = (rows["lr"].iloc[1:].to_numpy() / rows["lr"].iloc[:-1].to_numpy())
+        ratios = rows["lr"].iloc[1:].to_numpy() / rows["lr"].iloc[:-1].to_numpy()
         assert ratios == pytest.approx(10 ** (4 / 11))  # 12 steps from 1e-4 to 1: a constant factor each step
         assert 1e-5 <= rows["suggested_lr"].iloc[0] <= 0.1  # a tenth of a swept rate

@@ -23,8 +23,15 @@ def test_each_experiment_gets_its_tables_figures_and_notebook_and_each_dataset_i
     )
     manifest = manifest_of(config)
     names = [f["name"] for f in manifest["figures"]]
-    assert names == ["augmentation_tiny", "training_tiny", "per_class_tiny", "confusion_tiny", "training_second",
-                     "per_class_second", "confusion_second"]
+    assert names == [
+        "augmentation_tiny",
+        "training_tiny",
+        "per_class_tiny",
+        "confusion_tiny",
+        "training_second",
+        "per_class_second",
+        "confusion_second",
+    ]
     assert manifest["notebooks"] == ["results/notebooks/tiny.ipynb", "results/notebooks/second.ipynb"]
     # Only an axis that varies within an experiment makes a comparison table.
     assert manifest["experiments"]["tiny"]["comparisons"] == {}

@@ -25,6 +25,7 @@ AFTER_RUNS = {
     "table_claims": 1,
     "figure_training_tiny": 1,
     "figure_per_class_tiny": 1,
+    "figure_confusion_tiny": 1,
     "notebook": 1,
     "render_report": 1,
     "all": 1,
@@ -63,10 +64,20 @@ def test_a_finished_workflow_plans_nothing(finished):
 
 @pytest.mark.parametrize(
     "relative",
-    ["report/template.md.j2", "report/sections/claims.md.j2", "bnlab/report/render.py", "bnlab/report/findings.py"],
+    ["report/template.md.j2", "report/sections/claims.md.j2", "bnlab/report/render.py"],
 )
 def test_editing_the_template_or_the_renderer_reruns_only_the_render(finished, relative):
     assert rerun_after_editing(finished, relative) == {"render_report": 1, "all": 1}
+
+
+def test_editing_the_findings_reruns_the_render_and_the_claims_tables_that_import_them(finished):
+    # bnlab.report.claims imports bnlab.report.findings (the BatchNorm pairs): the derived hashes follow.
+    assert rerun_after_editing(finished, "bnlab/report/findings.py") == {
+        "table_claims": 1,
+        "table_claim_sources": 1,
+        "render_report": 1,
+        "all": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -78,7 +89,13 @@ def test_editing_the_template_or_the_renderer_reruns_only_the_render(finished, r
         # The shared style: every figure, and the notebook that plots with it.
         (
             "bnlab/plots/style.py",
-            {"figure_training_tiny": 1, "figure_per_class_tiny": 1, "figure_augmentation_tiny": 1, "notebook": 1},
+            {
+                "figure_training_tiny": 1,
+                "figure_per_class_tiny": 1,
+                "figure_confusion_tiny": 1,
+                "figure_augmentation_tiny": 1,
+                "notebook": 1,
+            },
         ),
     ],
 )

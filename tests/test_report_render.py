@@ -196,8 +196,15 @@ def results(tmp_path, monkeypatch) -> dict:
     )
     pd.DataFrame(
         [
-            {"metric": "course.landscape_band_mean", "model": m, "value": v, "std": float("nan"), "seeds": 1,
-             "protocol": "course", "experiment": "vgg_family"}
+            {
+                "metric": "course.landscape_band_mean",
+                "model": m,
+                "value": v,
+                "std": float("nan"),
+                "seeds": 1,
+                "protocol": "course",
+                "experiment": "vgg_family",
+            }
             for m, v in (("vgg_a", 0.2), ("vgg_a_bn", 0.5))
         ]
     ).to_csv("bn.csv", index=False)

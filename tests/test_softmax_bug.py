@@ -17,6 +17,7 @@ from bnlab.registry import LOSSES
 def output_weight_grad_norm(model: nn.Module) -> torch.Tensor:
     return output_weight(model).grad.norm()
 
+
 CORRECT, DOUBLED, FIXED = "ce", "double_softmax", "own_softmax_nll"
 GRAY28 = {"in_channels": 1, "image_size": 28}
 

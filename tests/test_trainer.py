@@ -232,13 +232,25 @@ def test_the_best_epoch_is_chosen_on_validation_and_quoted_with_its_test_accurac
 def test_plateau_and_center_loss_state_survive_a_kill_and_resume(tmp_path, validated):
     """The plateau's patience counter and the center loss's centres live in the checkpoint."""
     spec = make_spec(
-        model="simple_cnn", epochs=5, lr=0.05, batch_size=10, augmentation="none", width=1.0, loss="center",
-        schedule="plateau", schedule_options={"patience": 0, "metric": "val_acc", "mode": "min"},
+        model="simple_cnn",
+        epochs=5,
+        lr=0.05,
+        batch_size=10,
+        augmentation="none",
+        width=1.0,
+        loss="center",
+        schedule="plateau",
+        schedule_options={"patience": 0, "metric": "val_acc", "mode": "min"},
     )
     whole = train(spec, validated, tmp_path / "whole", CODE, log=lambda s: None)
     with pytest.raises(Killed):
-        train(spec, validated, tmp_path / "killed", CODE,
-              log=lambda line: (_ for _ in ()).throw(Killed) if line.startswith("epoch   2/") else 0)
+        train(
+            spec,
+            validated,
+            tmp_path / "killed",
+            CODE,
+            log=lambda line: (_ for _ in ()).throw(Killed) if line.startswith("epoch   2/") else 0,
+        )
     train(spec, validated, tmp_path / "killed", CODE, log=lambda s: None)
     metrics = learning_columns(tmp_path / "whole")
     assert metrics["lr"].nunique() > 1, "the plateau never cut the lr: the test would not see its state"

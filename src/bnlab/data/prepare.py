@@ -161,8 +161,11 @@ def prepare(dataset: dict, source: Path, out: Path) -> str:
     if dataset.get("validation_per_class") and "x_val" not in arrays:
         # Held out from the training images before any subsetting, so no training image is ever validated on.
         arrays["x_val"], arrays["y_val"], arrays["x_train"], arrays["y_train"] = balanced_split(
-            arrays["x_train"], arrays["y_train"], dataset["validation_per_class"], dataset["seed"],
-            f"{source} (validation)"
+            arrays["x_train"],
+            arrays["y_train"],
+            dataset["validation_per_class"],
+            dataset["seed"],
+            f"{source} (validation)",
         )
     for s, key in (("train", "train_per_class"), ("test", "test_per_class")):
         if dataset.get(key):

@@ -39,8 +39,10 @@ def draw(runs: pd.DataFrame, data: dict, png: str | Path, title: str = "") -> No
         metrics = pd.concat([read_table(d, METRICS) for d in group["run_dir"]]).groupby("epoch")
         last_epoch = max(last_epoch, max(metrics.groups))
         loss_ax.plot(steps.mean().index, steps.mean(), color=color, lw=0.8, alpha=0.8)
-        for column, line in (("test_acc", {"marker": "o", "ms": 3, "label": label}),
-                             ("train_acc", {"ls": "--", "marker": ".", "ms": 3, "lw": 0.9})):
+        for column, line in (
+            ("test_acc", {"marker": "o", "ms": 3, "label": label}),
+            ("train_acc", {"ls": "--", "marker": ".", "ms": 3, "lw": 0.9}),
+        ):
             mean, std = metrics[column].mean(), metrics[column].std().fillna(0)
             acc_ax.plot(mean.index, mean, color=color, **line)
             if len(group) > 1:

@@ -54,11 +54,10 @@ def cmd_per_class(args) -> None:
     import torch
 
     from bnlab.device import pick_device
+    from bnlab.io import write_csv
     from bnlab.report import tables
     from bnlab.report.per_class import per_class_table
     from bnlab.report.runs import summarize
-
-    from bnlab.io import write_csv
 
     torch.set_num_threads(args.threads)
     frame, shown, confusion = per_class_table(summarize(args.runs), load_data(args.data), pick_device())

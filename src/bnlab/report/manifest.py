@@ -199,14 +199,30 @@ def build(config: dict) -> dict:
             category="Training",
             subcategory=e,
         )
-        confusion = _figure(f"confusion_{e}", "confusion", [f"{TABLES}/confusion_{e}.csv"], {"title": e},
-                            caption="confusion", category="Training", subcategory=e)
+        confusion = _figure(
+            f"confusion_{e}",
+            "confusion",
+            [f"{TABLES}/confusion_{e}.csv"],
+            {"title": e},
+            caption="confusion",
+            category="Training",
+            subcategory=e,
+        )
         figures += [training, per_class, confusion]
         lr_range = None
         if config["experiments"][e].get("lr_range_test"):
             lr_range = f"results/analysis/lr_range/{e}.csv"
-            figures.append(_figure(f"lr_range_{e}", "lr-range", [lr_range], {"title": f"{e}: learning-rate range test"},
-                                   caption="lr_range", category="Training", subcategory=e))
+            figures.append(
+                _figure(
+                    f"lr_range_{e}",
+                    "lr-range",
+                    [lr_range],
+                    {"title": f"{e}: learning-rate range test"},
+                    caption="lr_range",
+                    category="Training",
+                    subcategory=e,
+                )
+            )
         experiment_files[e] = {
             "dataset": dataset,
             "run_dirs": run_dirs[e],

@@ -42,8 +42,14 @@ def per_class_table(
     )
     confusion = pd.DataFrame(
         [
-            {"label": run.label, "model": run.model, "run": run.run, "true": classes[i], "predicted": classes[j],
-             "images": n}
+            {
+                "label": run.label,
+                "model": run.model,
+                "run": run.run,
+                "true": classes[i],
+                "predicted": classes[j],
+                "images": n,
+            }
             for run in runs.itertuples()
             for i, row in enumerate(evaluations[run.run].confusion)
             for j, n in enumerate(row)

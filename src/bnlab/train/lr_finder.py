@@ -70,6 +70,7 @@ def lr_range_test(
 def range_test_table(specs: list[dict], data: dict, lr_min: float, lr_max: float, steps: int):
     """The range test of each run spec's model, set up as the trainer sets that run up (data, augmentation,
     loss, optimizer, seed): one row per step (model, lr, loss, smoothed_loss, suggested_lr, diverged)."""
+    import functools
     import itertools
 
     import pandas as pd
@@ -78,21 +79,29 @@ def range_test_table(specs: list[dict], data: dict, lr_min: float, lr_max: float
     from bnlab.train.optimizers import build_optimizer
     from bnlab.train.trainer import Run
 
+    def epochs_of_batches(run: Run, spec: dict):  # as many epochs of shuffled, augmented batches as the steps need
+        for _ in itertools.count():
+            yield from run.train_set.batches(
+                spec["batch_size"], augment=run.augment, generator=run.generator, shuffle=True
+            )
+
     frames = []
     for spec in specs:
         run = Run(spec, data, pick_device(), code_version="range test")
-
-        def batches():  # as many epochs of shuffled, augmented batches as the steps need
-            for _ in itertools.count():
-                yield from run.train_set.batches(
-                    spec["batch_size"], augment=run.augment, generator=run.generator, shuffle=True
-                )
-
-        options = spec.get("optimizer_options", {})
-        result = lr_range_test(run.model, run.loss_fn, batches(),
-                               lambda params, lr: build_optimizer(spec["optimizer"], params, lr, options),
-                               lr_min=lr_min, lr_max=lr_max, steps=steps)
-        frames.append(pd.DataFrame(result.rows).assign(model=spec["model"], suggested_lr=result.suggested_lr,
-                                                        diverged=result.diverged))
+        optimizer, options = spec["optimizer"], spec.get("optimizer_options", {})
+        result = lr_range_test(
+            run.model,
+            run.loss_fn,
+            epochs_of_batches(run, spec),
+            functools.partial(build_optimizer, optimizer, options=options),
+            lr_min=lr_min,
+            lr_max=lr_max,
+            steps=steps,
+        )
+        frames.append(
+            pd.DataFrame(result.rows).assign(
+                model=spec["model"], suggested_lr=result.suggested_lr, diverged=result.diverged
+            )
+        )
     table = pd.concat(frames, ignore_index=True)
     return table[["model", "lr", "loss", "smoothed_loss", "suggested_lr", "diverged"]]
