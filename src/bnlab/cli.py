@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,43 @@ def cmd_train(args) -> None:
         json.loads(args.spec), Path(args.data), Path(args.out), args.code_version, log=lambda s: print(s, flush=True)
     )
     print(f"done: {summary['status']}, final test acc {summary['final_test_acc']:.2f}%")
+
+
+def cmd_bench(args) -> None:
+    import torch
+
+    from bnlab import config as study
+    from bnlab.bench import throughput
+    from bnlab.device import pick_device
+    from bnlab.io import write_csv
+
+    torch.set_num_threads(args.threads)
+    table = throughput.bench(
+        study.load_files(args.config, args.schema),
+        datasets=args.datasets,
+        models=args.models,
+        batch_size=args.batch_size,
+        data_dir=None if args.synthetic else args.data,
+        train_images=args.train_images,
+        test_images=args.test_images,
+        repeats=args.repeats,
+        workers=args.workers,
+        with_analyses=not args.no_analyses,
+        device=pick_device(),
+        log=lambda s: print(s, flush=True),
+        done=lambda table: write_csv(table, Path(args.out)),
+    )
+    print(throughput.summary(table))
+    print(f"table: {args.out}")
+
+
+def cmd_plan(args) -> None:
+    from bnlab import config as study
+    from bnlab.bench import plan
+
+    table = plan.read_bench(args.bench)
+    jobs, origins = plan.estimate(study.load_files(args.config, args.schema), table, Path(args.data_dir))
+    print(plan.summary(jobs, origins, table["device"].iloc[0], args.devices))
 
 
 def cmd_lr_range(args) -> None:
@@ -107,6 +145,48 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--code-version", required=True, help="hash of the code that trains (a checkpoint of other code is not resumed)"
     )
     v.set_defaults(func=cmd_train)
+
+    config_files = dict(
+        nargs="+",
+        default=["config.yaml"],
+        help="config files, merged in order as Snakemake merges them (default: config.yaml; the quick profile: "
+        "config.yaml workflow/profiles/quick/budget.yaml)",
+    )
+    schema = dict(default="workflow/schemas/config.schema.yaml", help="the config schema")
+    cores = len(os.sched_getaffinity(0))
+    v = verbs.add_parser(
+        "bench",
+        help="images/s of the trainer, the bare training step and the textbook DataLoader loop, per model (a table "
+        "and a CSV)",
+    )
+    v.add_argument("--config", **config_files)
+    v.add_argument("--schema", **schema)
+    v.add_argument("--datasets", nargs="+", help="the config's datasets to measure on (default: all it trains on)")
+    data = v.add_mutually_exclusive_group(required=True)
+    data.add_argument(
+        "--data", help="a folder of prepared <dataset>.npz (results/data) or of sources (a data root), prepared first"
+    )
+    data.add_argument("--synthetic", action="store_true", help="random images of the dataset's shape instead")
+    v.add_argument(
+        "--models", nargs="+", help="NAME or NAME:WIDTH (default: every model, width and batch size the config trains)"
+    )
+    v.add_argument("--batch-size", type=int, help="batch size of --models (default: the config's)")
+    v.add_argument("--train-images", type=int, help="train on a seeded subset of this many images (default: all)")
+    v.add_argument("--test-images", type=int, help="evaluate on a seeded subset of this many images (default: all)")
+    v.add_argument("--repeats", type=int, default=3, help="epochs measured per model; medians are reported")
+    v.add_argument("--threads", type=int, default=cores, help=f"torch threads (default: the {cores} cores)")
+    v.add_argument("--workers", type=int, default=cores, help="DataLoader workers of the textbook loop")
+    v.add_argument("--no-analyses", action="store_true", help="skip timing the model analyses")
+    v.add_argument("--out", required=True, help="the CSV to write")
+    v.set_defaults(func=cmd_bench)
+
+    v = verbs.add_parser("plan", help="estimated device hours and wall time of a study, from a bench table")
+    v.add_argument("--config", **config_files)
+    v.add_argument("--schema", **schema)
+    v.add_argument("--bench", required=True, help="the CSV bnlab bench wrote, on the device to plan for")
+    v.add_argument("--data-dir", default="results/data", help="where prepared datasets are (their image counts)")
+    v.add_argument("--devices", type=int, default=1, help="devices the jobs spread over (default 1)")
+    v.set_defaults(func=cmd_plan)
 
     v = verbs.add_parser("lr-range", help="learning-rate range test of runs' models, set up as for training")
     v.add_argument("--spec", nargs="+", required=True, help="the run specs, as JSON, one per model")

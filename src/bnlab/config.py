@@ -479,3 +479,19 @@ def _check_bn_analysis(config: dict, specs: list[dict], geometries: dict[str, Ge
             f"{bn['batches'] * bn['batch_size']} training images, but dataset "
             f"{dataset_name!r} has {train}",
         )
+
+
+def load_files(config_files: list[str | Path], schema: str | Path = "workflow/schemas/config.schema.yaml") -> dict:
+    """The config of ``config_files`` deep-merged in order, as Snakemake merges several ``configfile`` entries or a
+    profile's list (its own ``update_config``), then validated (defaults filled in)."""
+    from snakemake.utils import update_config
+
+    merged: dict = {}
+    for path in config_files:
+        if not Path(path).is_file():
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            update_config(merged, yaml.safe_load(Path(path).read_text()) or {})
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    return validate(merged, schema)

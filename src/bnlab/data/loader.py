@@ -2,6 +2,8 @@
 
 Keeping the whole (small) dataset on the device and augmenting whole batches there
 removes the per-sample Python loop and PIL from the hot path (the airbench approach).
+A batch stays uint8 while it is only cropped and flipped (a quarter of the bytes to move), and
+becomes the model's float input in one conversion that also normalises it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from bnlab.data.augment import Augmentation
+from bnlab.data.augment import Augmentation, select_images
 
 
 def per_channel(values: list[float], channels: int, device: torch.device) -> torch.Tensor:
@@ -31,7 +33,8 @@ class DeviceDataset:
         std: list[float],
         memory_format=torch.contiguous_format,
     ):
-        # NHWC uint8 -> an NCHW view (channels-last in memory, which is what convs on CUDA prefer).
+        # NHWC uint8 -> an NCHW view (channels-last in memory, which is what convs on CUDA prefer); the one copy of
+        # the images on the device (none at all on the CPU, where it shares the array's memory).
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         channels = self.images.shape[1]
@@ -49,7 +52,15 @@ class DeviceDataset:
         return tuple(self.images.shape[1:])
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        """The model's input, (x - mean) / std in the model's memory format, from uint8 images or floats in [0, 1].
+
+        One conversion into a fresh tensor, then in-place arithmetic: the same operations, hence the same values,
+        as converting, dividing by 255 and normalising out of place, with a third of the memory traffic."""
+        out = torch.empty(x.shape, dtype=torch.float32, device=x.device, memory_format=self.memory_format)
+        out.copy_(x)
+        if not x.is_floating_point():
+            out.div_(255)
+        return out.sub_(self.mean).div_(self.std)
 
     def batches(
         self,
@@ -67,7 +78,7 @@ class DeviceDataset:
         )
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
-            x = self.images[index].float().div_(255)
+            x = select_images(self.images, index)
             if augment is not None:
                 x = augment(x, generator)
             yield self.normalize(x), self.labels[index]
