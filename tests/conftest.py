@@ -17,6 +17,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# A config's dataset entry for a CIFAR-10 source with nothing subsetted: tests override what they test.
+DATASET_ENTRY = {
+    "torchvision": "CIFAR10",
+    "local": "x",
+    "train_per_class": None,
+    "test_per_class": None,
+    "split": [3, 1, 1],
+    "seed": 0,
+    "image_size": None,
+}
+
 
 def synthetic_images(per_class: int, classes: int = 10, size: int = 32, channels: int = 3, seed: int = 0):
     """Learnable images: each class is a fixed random pattern plus noise, as uint8 (N, H, W, C).

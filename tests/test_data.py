@@ -9,18 +9,9 @@ from bnlab.data.augment import build_augmentation, cutout, random_crop, random_f
 from bnlab.data.loader import DeviceDataset
 from bnlab.data.prepare import balanced_split, load, prepare, split
 from bnlab.errors import DataError
-from conftest import SHARED_DATA, requires_shared_data, synthetic_images, write_npz
+from conftest import DATASET_ENTRY, SHARED_DATA, requires_shared_data, synthetic_images, write_npz
 
-DATASET = {
-    "torchvision": "CIFAR10",
-    "local": "x",
-    "train_per_class": None,
-    "test_per_class": None,
-    "split": [3, 1, 1],
-    "seed": 0,
-    "image_size": None,
-}
-BARE_NPZ = {**DATASET, "num_classes": 10}  # write_npz stores no class names: the config declares them
+BARE_NPZ = {**DATASET_ENTRY, "num_classes": 10}  # write_npz stores no class names: the config declares them
 
 
 def write_image_folder(root, splits=("train", "test"), per_class=3, classes=("cat", "dog"), size=8):
@@ -45,7 +36,7 @@ def test_prepare_npz_writes_checked_arrays_and_their_sha256(tmp_path):
 
 def test_prepare_image_folder_with_train_and_test(tmp_path):
     write_image_folder(tmp_path / "tree")
-    prepare(DATASET, tmp_path / "tree", tmp_path / "out.npz")
+    prepare(DATASET_ENTRY, tmp_path / "tree", tmp_path / "out.npz")
     arrays = load(tmp_path / "out.npz")
     assert list(arrays["classes"]) == ["cat", "dog"]
     assert arrays["x_train"].shape == (6, 8, 8, 3)
@@ -55,7 +46,7 @@ def test_prepare_image_folder_with_train_and_test(tmp_path):
 
 def test_flat_image_folder_is_split_three_one_one_per_class(tmp_path):
     write_image_folder(tmp_path / "flat", splits=("",), per_class=10)
-    prepare(DATASET, tmp_path / "flat", tmp_path / "out.npz")
+    prepare(DATASET_ENTRY, tmp_path / "flat", tmp_path / "out.npz")
     arrays = load(tmp_path / "out.npz")
     assert [np.bincount(arrays[f"y_{s}"]).tolist() for s in ("train", "val", "test")] == [[6, 6], [2, 2], [2, 2]]
     every = np.concatenate([arrays[f"x_{s}"][:, 0, 0, 0] for s in ("train", "val", "test")])
@@ -178,7 +169,7 @@ def test_real_cifar10_test_split_decodes_to_the_documented_sha256():
 @pytest.mark.shared_data
 @requires_shared_data("imagenet10")
 def test_real_imagenet_subset_is_split_360_120_120_per_class(tmp_path):
-    prepare(DATASET, SHARED_DATA / "imagenet10", tmp_path / "in.npz")
+    prepare(DATASET_ENTRY, SHARED_DATA / "imagenet10", tmp_path / "in.npz")
     arrays = load(tmp_path / "in.npz")
     assert arrays["x_train"].shape[1:] == (84, 84, 3)
     assert [np.bincount(arrays[f"y_{s}"]).tolist() for s in ("train", "val", "test")] == [
@@ -191,7 +182,7 @@ def test_real_imagenet_subset_is_split_360_120_120_per_class(tmp_path):
 @pytest.mark.shared_data
 @requires_shared_data("fashion_mnist.npz")
 def test_real_fashion_mnist_npz_prepares_as_one_channel_images(tmp_path):
-    prepare(DATASET, SHARED_DATA / "fashion_mnist.npz", tmp_path / "fm.npz")
+    prepare(DATASET_ENTRY, SHARED_DATA / "fashion_mnist.npz", tmp_path / "fm.npz")
     arrays = load(tmp_path / "fm.npz")
     assert arrays["x_train"].shape == (60_000, 28, 28, 1) and arrays["x_test"].shape == (10_000, 28, 28, 1)
     assert arrays["classes"][0] == "T-shirt/top"

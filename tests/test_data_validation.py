@@ -13,17 +13,9 @@ from PIL import Image
 
 from bnlab.cli import main as bnlab
 from bnlab.data.prepare import load, prepare
+from conftest import DATASET_ENTRY
 
-DATASET = {
-    "torchvision": "CIFAR10",
-    "local": "x",
-    "train_per_class": None,
-    "test_per_class": None,
-    "split": [3, 1, 1],
-    "seed": 0,
-    "image_size": None,
-}
-TEN = {**DATASET, "num_classes": 10}
+TEN = {**DATASET_ENTRY, "num_classes": 10}
 
 
 def npz(path, classes=None, **changes):
@@ -82,7 +74,7 @@ BROKEN = {
     "negative label": (lambda p: npz(p, y_test=labels(at0=-1)), TEN, r"src\.npz: y_test has label -1, outside"),
     "label outside the npz's classes array": (
         lambda p: npz(p, classes=["a", "b", "c"]),
-        DATASET,
+        DATASET_ENTRY,
         r"src\.npz: y_train has label 3, outside the 3 declared",
     ),
     "float labels": (
@@ -98,12 +90,12 @@ BROKEN = {
     ),
     "more declared classes than labelled": (
         npz,
-        {**DATASET, "num_classes": 12},
+        {**DATASET_ENTRY, "num_classes": 12},
         r"src\.npz: class 10 \('10'\) has no example in the train split \(2 of 12",
     ),
     "class without a test example": (
         lambda p: npz(p, classes=list("abcdefghij"), y_test=labels(at18=0, at19=0)),
-        DATASET,
+        DATASET_ENTRY,
         r"src\.npz: class 9 \('j'\) has no example in the test split",
     ),
     "empty train split": (
@@ -118,13 +110,13 @@ BROKEN = {
     ),
     "flat folder: a class too small for the val split": (
         lambda p: without(image_folder(p, splits=("",), per_class=5), *(f"dog/000{i}.png" for i in range(1, 5))),
-        DATASET,
+        DATASET_ENTRY,
         r"tree: class 1 \('dog'\) has no example in the val split",
     ),
     # images
     "mixed sizes in an image folder": (
         lambda p: image_folder(p, sizes={("train", "dog", 1): (6, 8)}),
-        DATASET,
+        DATASET_ENTRY,
         r"tree/train/dog/0001\.png: image of shape \(6, 8, 3\) .*mixed sizes",
     ),
     "mixed sizes between train and test": (
@@ -173,43 +165,43 @@ BROKEN = {
     "absent source": (lambda p: p / "absent.npz", TEN, r"absent\.npz: does not exist"),
     "class folder without images": (
         lambda p: without(image_folder(p), "test/dog"),
-        DATASET,
+        DATASET_ENTRY,
         r"tree/test/dog: class folder has no image files",
     ),
     "class folder in test only": (
         lambda p: (image_folder(p) / "test" / "bird").mkdir() or p / "tree",
-        DATASET,
+        DATASET_ENTRY,
         r"tree/test: class folders \['bird'\] are in only one of train/ and test/",
     ),
     "undecodable image": (
         lambda p: (image_folder(p) / "train/cat/0001.png").write_bytes(b"not a png") and p / "tree",
-        DATASET,
+        DATASET_ENTRY,
         r"tree/train/cat/0001\.png: cannot be decoded as an image",
     ),
     # declared classes
     "bare npz without classes or num_classes": (
         npz,
-        DATASET,
+        DATASET_ENTRY,
         r"src\.npz: the classes are not declared; add a classes array to the \.npz or set the dataset's classes",
     ),
     "config classes disagree with the folders": (
         image_folder,
-        {**DATASET, "classes": ["cat", "bird"]},
+        {**DATASET_ENTRY, "classes": ["cat", "bird"]},
         r"tree: class 1 is 'dog' in the source but 'bird' in the config's",
     ),
     "config num_classes disagrees with the npz": (
         lambda p: npz(p, classes=list("abcdefghij")),
-        {**DATASET, "num_classes": 9},
+        {**DATASET_ENTRY, "num_classes": 9},
         r"src\.npz: the source has 10 classes but the config's num_classes is 9",
     ),
     "npz classes array of the wrong shape": (
         lambda p: npz(p, classes=[["a", "b"]] * 5),
-        DATASET,
+        DATASET_ENTRY,
         r"src\.npz: classes has shape \(5, 2\); expected a 1-D array",
     ),
     "npz class names repeat": (
         lambda p: npz(p, classes=list("abcdefghia")),
-        DATASET,
+        DATASET_ENTRY,
         r"src\.npz: the class name 'a' names more than one class",
     ),
 }
@@ -233,18 +225,20 @@ def test_config_declares_the_classes_of_a_bare_npz(tmp_path):
     prepare(TEN, npz(tmp_path), tmp_path / "ten.npz")
     assert list(load(tmp_path / "ten.npz")["classes"]) == [str(i) for i in range(10)]
     names = [f"c{i}" for i in range(10)]
-    prepare({**DATASET, "classes": names}, npz(tmp_path), tmp_path / "named.npz")
+    prepare({**DATASET_ENTRY, "classes": names}, npz(tmp_path), tmp_path / "named.npz")
     assert list(load(tmp_path / "named.npz")["classes"]) == names
 
 
 def test_source_and_config_that_agree_prepare(tmp_path):
-    prepare({**DATASET, "classes": ["cat", "dog"]}, image_folder(tmp_path), tmp_path / "tree.npz")
+    prepare({**DATASET_ENTRY, "classes": ["cat", "dog"]}, image_folder(tmp_path), tmp_path / "tree.npz")
     assert list(load(tmp_path / "tree.npz")["classes"]) == ["cat", "dog"]
-    prepare({**DATASET, "num_classes": 10}, npz(tmp_path, classes=list("abcdefghij")), tmp_path / "npz.npz")
+    prepare({**DATASET_ENTRY, "num_classes": 10}, npz(tmp_path, classes=list("abcdefghij")), tmp_path / "npz.npz")
     assert list(load(tmp_path / "npz.npz")["classes"]) == list("abcdefghij")
 
 
 def test_a_split_of_proportion_zero_leaves_no_val_split(tmp_path):
-    prepare({**DATASET, "split": [4, 0, 1]}, image_folder(tmp_path, splits=("",), per_class=5), tmp_path / "o.npz")
+    prepare(
+        {**DATASET_ENTRY, "split": [4, 0, 1]}, image_folder(tmp_path, splits=("",), per_class=5), tmp_path / "o.npz"
+    )
     arrays = load(tmp_path / "o.npz")
     assert "x_val" not in arrays and np.bincount(arrays["y_train"]).tolist() == [4, 4]

@@ -26,15 +26,8 @@ from PIL import Image
 from bnlab.data import sources
 from bnlab.data.prepare import load, prepare
 from bnlab.errors import DataError
+from conftest import DATASET_ENTRY
 
-DATASET = {
-    "local": "x",
-    "train_per_class": None,
-    "test_per_class": None,
-    "split": [3, 1, 1],
-    "seed": 0,
-    "image_size": None,
-}
 IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186"]  # torchvision names them tench, English springer, ...
 
 
@@ -242,7 +235,7 @@ def check_prepared(name, archive, path):
 
 
 def dataset(name):
-    return {**DATASET, "torchvision": name, "image_size": 8 if name == "Imagenette" else None}
+    return {**DATASET_ENTRY, "torchvision": name, "image_size": 8 if name == "Imagenette" else None}
 
 
 @pytest.mark.parametrize("name", ARCHIVES)

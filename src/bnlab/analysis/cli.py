@@ -56,102 +56,46 @@ def _batches(args, module) -> int:
     return module.BATCHES[args.protocol] if args.batches is None else args.batches
 
 
-def cmd_grad_distance(args) -> None:
-    from bnlab.analysis import grad_distance
+def _model_table(args, module, **options) -> None:
+    """Write ``module.table`` of the runs, measured on the prepared data's training batches."""
     from bnlab.io import write_csv
 
     data, device = _on_device(args)
+    batches = _batches(args, module)
     write_csv(
-        grad_distance.table(
-            args.runs,
-            data,
-            device,
-            protocol=args.protocol,
-            d_max=args.d_max,
-            points=args.points,
-            batches=_batches(args, grad_distance),
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
+        module.table(args.runs, data, device, batches=batches, batch_size=args.batch_size, seed=args.seed, **options),
         args.out,
     )
+
+
+def cmd_grad_distance(args) -> None:
+    from bnlab.analysis import grad_distance
+
+    _model_table(args, grad_distance, protocol=args.protocol, d_max=args.d_max, points=args.points)
 
 
 def cmd_grad_predictiveness(args) -> None:
     from bnlab.analysis import grad_predictiveness
-    from bnlab.io import write_csv
 
-    data, device = _on_device(args)
-    write_csv(
-        grad_predictiveness.table(
-            args.runs,
-            data,
-            device,
-            batches=_batches(args, grad_predictiveness),
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
-        args.out,
-    )
+    _model_table(args, grad_predictiveness)
 
 
 def cmd_input_smoothness(args) -> None:
     from bnlab.analysis import input_smoothness
-    from bnlab.io import write_csv
 
-    data, device = _on_device(args)
-    write_csv(
-        input_smoothness.table(
-            args.runs,
-            data,
-            device,
-            protocol=args.protocol,
-            noise_std=args.noise_std,
-            batches=_batches(args, input_smoothness),
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
-        args.out,
-    )
+    _model_table(args, input_smoothness, protocol=args.protocol, noise_std=args.noise_std)
 
 
 def cmd_activations(args) -> None:
     from bnlab.analysis import activations
-    from bnlab.io import write_csv
 
-    data, device = _on_device(args)
-    write_csv(
-        activations.table(
-            args.runs,
-            data,
-            device,
-            protocol=args.protocol,
-            threshold=args.threshold,
-            batches=_batches(args, activations),
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
-        args.out,
-    )
+    _model_table(args, activations, protocol=args.protocol, threshold=args.threshold)
 
 
 def cmd_gradient_health(args) -> None:
     from bnlab.analysis import gradient_health
-    from bnlab.io import write_csv
 
-    data, device = _on_device(args)
-    write_csv(
-        gradient_health.table(
-            args.runs,
-            data,
-            device,
-            protocol=args.protocol,
-            batches=_batches(args, gradient_health),
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
-        args.out,
-    )
+    _model_table(args, gradient_health, protocol=args.protocol)
 
 
 def cmd_feature_maps(args) -> None:

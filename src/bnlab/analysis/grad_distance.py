@@ -29,9 +29,8 @@ from torch import nn
 
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import measuring, parameter_gradients, set_weights, trainable
-from bnlab.analysis.protocols import COURSE, PAPER, run_columns, variants
+from bnlab.analysis.protocols import COURSE, PAPER
 from bnlab.device import exact_numerics
-from bnlab.train.run_folder import rebuild_model
 
 COLUMNS = ["model", "lr", "run", "seed", "protocol", "variant", "batch", "distance", "max_grad_diff"]
 SETTINGS = {
@@ -89,22 +88,11 @@ def table(
 ) -> pd.DataFrame:
     distances = np.linspace(0.0, d_max, points) if protocol == PAPER else COURSE_DISTANCES
     rows = []
-    for run_dir in run_dirs:
-        saved, spec, loss_fn, sampled = runs.gradient_inputs(
-            run_dir, data, device, protocol, batches=batches, batch_size=batch_size, seed=seed
-        )
-        model = rebuild_model(saved, data, device)
-        for variant, settings in variants(protocol, SETTINGS).items():
-            for batch, (x, y) in enumerate(sampled):
-                for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances, **settings)):
-                    rows.append(
-                        {
-                            **run_columns(spec),
-                            "protocol": protocol,
-                            "variant": variant,
-                            "batch": batch,
-                            "distance": d,
-                            "max_grad_diff": diff,
-                        }
-                    )
+    inputs = runs.measured_variants(
+        run_dirs, data, device, protocol, SETTINGS, batches=batches, batch_size=batch_size, seed=seed
+    )
+    for columns, model, loss_fn, settings, sampled in inputs:
+        for batch, (x, y) in enumerate(sampled):
+            for d, diff in zip(distances, max_grad_diff(model, loss_fn, x, y, distances, **settings)):
+                rows.append({**columns, "batch": batch, "distance": d, "max_grad_diff": diff})
     return pd.DataFrame(rows, columns=COLUMNS)

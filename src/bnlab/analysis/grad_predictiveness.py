@@ -24,9 +24,8 @@ from torch import nn
 
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import measuring, parameter_gradients, set_weights, trainable
-from bnlab.analysis.protocols import COURSE, PAPER, run_columns, variants
+from bnlab.analysis.protocols import COURSE, PAPER
 from bnlab.device import exact_numerics
-from bnlab.train.run_folder import rebuild_model
 
 COLUMNS = ["model", "lr", "run", "seed", "protocol", "variant", "batch", "step", "grad_diff", "grad_diff_global"]
 # Report 000's settings, and the paper's where it differs (for the quirks' variants).
@@ -51,23 +50,11 @@ def gradient_change(
 @exact_numerics()
 def table(run_dirs, data: dict, device: torch.device, *, batches: int, batch_size: int, seed: int) -> pd.DataFrame:
     rows = []
-    for run_dir in run_dirs:
-        saved, spec, loss_fn, sampled = runs.gradient_inputs(
-            run_dir, data, device, COURSE, batches=batches, batch_size=batch_size, seed=seed
-        )
-        model = rebuild_model(saved, data, device)
-        for variant, settings in variants(COURSE, SETTINGS).items():
-            for batch, (x, y) in enumerate(sampled):
-                summed, overall = gradient_change(model, loss_fn, x, y, step=STEP, **settings)
-                rows.append(
-                    {
-                        **run_columns(spec),
-                        "protocol": COURSE,
-                        "variant": variant,
-                        "batch": batch,
-                        "step": STEP,
-                        "grad_diff": summed,
-                        "grad_diff_global": overall,
-                    }
-                )
+    inputs = runs.measured_variants(
+        run_dirs, data, device, COURSE, SETTINGS, batches=batches, batch_size=batch_size, seed=seed
+    )
+    for columns, model, loss_fn, settings, sampled in inputs:
+        for batch, (x, y) in enumerate(sampled):
+            summed, overall = gradient_change(model, loss_fn, x, y, step=STEP, **settings)
+            rows.append({**columns, "batch": batch, "step": STEP, "grad_diff": summed, "grad_diff_global": overall})
     return pd.DataFrame(rows, columns=COLUMNS)

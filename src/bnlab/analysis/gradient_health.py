@@ -35,7 +35,7 @@ from bnlab.analysis.gradients import measuring, parameter_gradients
 from bnlab.analysis.protocols import COURSE, PAPER, run_columns, variants
 from bnlab.device import exact_numerics
 from bnlab.errors import AnalysisError
-from bnlab.train.run_folder import rebuild_model
+from bnlab.train.run_folder import rebuild
 
 VANISHING = 1e-7
 EXPLODING = 1.0
@@ -84,14 +84,14 @@ def table(
 ) -> pd.DataFrame:
     frames = []
     for run_dir in run_dirs:
-        saved, spec, loss_fn, sampled = runs.gradient_inputs(
+        saved, spec, sampled = runs.gradient_inputs(
             run_dir, data, device, protocol, batches=batches, batch_size=batch_size, seed=seed
         )
         if protocol == PAPER and not saved["snapshots"]:
             raise AnalysisError(f"{run_dir}: model.pt holds no snapshots; set the experiment's snapshot_epochs")
         epochs = sorted(saved["snapshots"]) if protocol == PAPER else [None]
         for epoch in epochs:
-            model = rebuild_model(saved, data, device, epoch)
+            model, loss_fn = rebuild(saved, data, device, epoch)
             for variant, settings in variants(protocol, SETTINGS).items():
                 for batch, (x, y) in enumerate(sampled):
                     frame = parameter_gradient_health(model, loss_fn, x, y, **settings)

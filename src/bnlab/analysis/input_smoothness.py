@@ -30,9 +30,8 @@ from torch import nn
 
 from bnlab.analysis import runs
 from bnlab.analysis.gradients import input_gradient, measuring
-from bnlab.analysis.protocols import COURSE, PAPER, run_columns, variants
+from bnlab.analysis.protocols import COURSE, PAPER
 from bnlab.device import exact_numerics
-from bnlab.train.run_folder import rebuild_model
 
 COLUMNS = {
     PAPER: ["model", "lr", "run", "seed", "protocol", "variant", "batch", "noise_std", "ratio"],
@@ -88,24 +87,19 @@ def table(
 ) -> pd.DataFrame:
     noise_std = noise_std if protocol == PAPER else COURSE_NOISE_STD
     rows = []
-    for run_dir in run_dirs:
-        saved, spec, loss_fn, sampled = runs.gradient_inputs(
-            run_dir, data, device, protocol, batches=batches, batch_size=batch_size, seed=seed
-        )
-        model = rebuild_model(saved, data, device)
-        for variant, settings in variants(protocol, SETTINGS).items():
-            noise = torch.Generator(device=device).manual_seed(seed)  # the same perturbations for every run
-            for batch, (x, y) in enumerate(sampled):
-                delta = noise_std * torch.randn(x.shape, generator=noise, device=device)
-                row = {**run_columns(spec), "protocol": protocol, "variant": variant, "batch": batch}
-                row["noise_std"] = noise_std
-                if protocol == PAPER:
-                    row["ratio"] = paper_ratio(
-                        gradient_change(model, loss_fn, x, y, delta, **settings, summed=True), delta
-                    )
-                else:
-                    change = gradient_change(model, loss_fn, x, y, delta, **settings, summed=False)
-                    row["ratio"] = course_ratio(change, delta)
-                    row["ratio_paper_definition"] = paper_ratio(len(y) * change, delta)
-                rows.append(row)
+    inputs = runs.measured_variants(
+        run_dirs, data, device, protocol, SETTINGS, batches=batches, batch_size=batch_size, seed=seed
+    )
+    for columns, model, loss_fn, settings, sampled in inputs:
+        noise = torch.Generator(device=device).manual_seed(seed)  # the same perturbations for every run
+        for batch, (x, y) in enumerate(sampled):
+            delta = noise_std * torch.randn(x.shape, generator=noise, device=device)
+            row = {**columns, "batch": batch, "noise_std": noise_std}
+            if protocol == PAPER:
+                row["ratio"] = paper_ratio(gradient_change(model, loss_fn, x, y, delta, **settings, summed=True), delta)
+            else:
+                change = gradient_change(model, loss_fn, x, y, delta, **settings, summed=False)
+                row["ratio"] = course_ratio(change, delta)
+                row["ratio_paper_definition"] = paper_ratio(len(y) * change, delta)
+            rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS[protocol])

@@ -5,6 +5,7 @@ run, which tells the repeats of one setting apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bnlab.analysis.protocols import COURSE
+from bnlab.analysis.protocols import COURSE, run_columns, variants
 from bnlab.data.augment import build_augmentation
 from bnlab.data.loader import DeviceDataset
 from bnlab.data.prepare import normalisation
 from bnlab.errors import AnalysisError
-from bnlab.train.losses import build_loss
-from bnlab.train.run_folder import load_saved, read_summary, read_tables
+from bnlab.train.run_folder import load_saved, read_summary, read_tables, rebuild
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -55,13 +55,35 @@ def training_batches(
 
 def gradient_inputs(
     run_dir: str | Path, data: dict, device: torch.device, protocol: str, *, batches: int, batch_size: int, seed: int
-) -> tuple[dict, dict, nn.Module, list[Batch]]:
-    """What a gradient analysis of one run needs: its saved weights, spec, loss and the protocol's batches."""
+) -> tuple[dict, dict, list[Batch]]:
+    """What a gradient analysis of one run needs besides its model and loss (``run_folder.rebuild``): its saved
+    weights, its spec and the protocol's batches."""
     saved = load_saved(run_dir)
     spec = saved["spec"]
-    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {})).to(device)
     sampled = training_batches(data, spec, device, protocol, batches=batches, batch_size=batch_size, seed=seed)
-    return saved, spec, loss_fn, sampled
+    return saved, spec, sampled
+
+
+def measured_variants(
+    run_dirs,
+    data: dict,
+    device: torch.device,
+    protocol: str,
+    settings: dict,
+    *,
+    batches: int,
+    batch_size: int,
+    seed: int,
+) -> Iterator[tuple[dict, nn.Module, nn.Module, dict, list[Batch]]]:
+    """For each run and each variant of ``protocol`` (``protocols.variants``): the leading columns of its rows, the
+    run's final model and its loss, the variant's settings, and the protocol's batches."""
+    for run_dir in run_dirs:
+        saved, spec, sampled = gradient_inputs(
+            run_dir, data, device, protocol, batches=batches, batch_size=batch_size, seed=seed
+        )
+        model, loss_fn = rebuild(saved, data, device)
+        for variant, options in variants(protocol, settings).items():
+            yield {**run_columns(spec), "protocol": protocol, "variant": variant}, model, loss_fn, options, sampled
 
 
 def run_tables(run_dirs: list[str | Path], name: str) -> pd.DataFrame:
