@@ -81,3 +81,21 @@ def test_an_experiment_with_a_range_test_gets_its_table_and_figure():
     figure = next(f for f in manifest["figures"] if f["name"] == "lr_range_tiny")
     assert figure["kind"] == "lr-range" and figure["inputs"] == ["results/analysis/lr_range/tiny.csv"]
     assert manifest["experiments"]["tiny"]["lr_range"] == "results/analysis/lr_range/tiny.csv"
+
+
+@pytest.mark.parametrize("budget", [[], ["workflow/profiles/quick/budget.yaml"]], ids=["full", "quick"])
+def test_every_figure_command_of_the_real_config_parses_with_its_titles_whole(budget):
+    """The rule pastes ``options`` into a shell command: a title with spaces must reach the parser as one value."""
+    import shlex
+
+    from bnlab.cli import parser
+    from bnlab.config import load_files
+
+    figures = build(load_files([REPO / "config.yaml", *(REPO / b for b in budget)], SCHEMA))["figures"]
+    titled = [f for f in figures if "--title" in f["options"]]
+    assert any(" " in shlex.split(f["options"])[1] for f in titled)  # e.g. "vgg_family: learning-rate range test"
+    for figure in figures:
+        words = ["figure", figure["kind"], "--input", *figure["inputs"], "--out", "x.png"]
+        args = parser(words).parse_args(words + shlex.split(figure["options"]))
+        if figure in titled:
+            assert args.title == shlex.split(figure["options"])[1]

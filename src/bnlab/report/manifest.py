@@ -8,6 +8,8 @@ HTML report; a study's figures follow from its config entry, never from a list i
 
 from __future__ import annotations
 
+import shlex
+
 from bnlab.config import expand, select
 from bnlab.plots.figures import FIGURES as FIGURE_KINDS
 
@@ -121,11 +123,19 @@ def bn_analyses(config: dict, runs: list[dict]) -> list[dict]:
                     "run_dirs": run_dirs,
                     "inputs": [f"{d}/{f}" for d in run_dirs for f in (reads, "run.json")],
                     "data": data_file(config["experiments"][experiment]["dataset"]) if reads == "model.pt" else None,
-                    "options": " ".join(f"--{o} {v}" for o, v in {"protocol": protocol, **settings}.items()),
+                    "options": command_options({"protocol": protocol, **settings}),
                     "models": bn["models"] if reads == "model.pt" else [],
                 }
             )
     return jobs
+
+
+def command_options(settings: dict) -> str:
+    """``--option value ...`` for a rule's shell command, each value quoted for the shell (titles have spaces)."""
+    words = []
+    for option, value in settings.items():
+        words += [f"--{option}", *map(str, value if isinstance(value, list) else [value])]
+    return shlex.join(words)
 
 
 def _figure(
@@ -140,11 +150,7 @@ def _figure(
     depends: list[str] | None = None,
 ) -> dict:
     """One figure file; ``settings`` holds a value for each option its kind takes (bnlab.plots.figures)."""
-    options = " ".join(
-        f"--{o} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for o, v in settings.items()
-        if o in FIGURE_KINDS[kind].options
-    )
+    options = command_options({o: v for o, v in settings.items() if o in FIGURE_KINDS[kind].options})
     return {
         "name": name,
         "path": f"{FIGURES}/{name}.png",
