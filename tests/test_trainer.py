@@ -263,3 +263,17 @@ def test_cutmix_trains_and_credits_mixed_labels(tmp_path, data):
     summary = train(spec, data, tmp_path, CODE, log=lambda s: None)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert summary["status"] == "ok" and 0 <= metrics["train_acc"].iloc[0] <= 100
+
+
+def test_a_center_loss_run_re_evaluates_from_its_folder_to_its_reported_test_loss(tmp_path, data):
+    """The per-class table and the analyses rebuild model and loss from model.pt: the center loss must come back
+    attached to the model, with its trained centres, or its test loss would differ (or fail to compute)."""
+    from bnlab.data.prepare import load
+    from bnlab.report.per_class import test_evaluation
+
+    spec = make_spec(model="simple_cnn", epochs=2, lr=0.05, batch_size=10, width=1.0, loss="center")
+    summary = train(spec, data, tmp_path, CODE, log=lambda s: None)
+    evaluation = test_evaluation(tmp_path, load(data), torch.device("cpu"))
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert evaluation.accuracy == summary["final_test_acc"]
+    assert evaluation.loss == pytest.approx(metrics["test_loss"].iloc[-1], rel=1e-6)

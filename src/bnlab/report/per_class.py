@@ -13,8 +13,7 @@ from bnlab.data.loader import DeviceDataset
 from bnlab.data.prepare import normalisation
 from bnlab.report.tables import percent
 from bnlab.train.evaluate import Evaluation, evaluate
-from bnlab.train.losses import build_loss
-from bnlab.train.run_folder import load_saved, rebuild_model
+from bnlab.train.run_folder import load_saved, rebuild
 
 
 def test_evaluation(run_dir, data: dict, device: torch.device) -> Evaluation:
@@ -22,8 +21,8 @@ def test_evaluation(run_dir, data: dict, device: torch.device) -> Evaluation:
     saved = load_saved(run_dir)
     spec = saved["spec"]
     test = DeviceDataset(data["x_test"], data["y_test"], device, *normalisation(spec, data))
-    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {}))
-    return evaluate(rebuild_model(saved, data, device), test, loss_fn, len(data["classes"]))
+    model, loss_fn = rebuild(saved, data, device)
+    return evaluate(model, test, loss_fn, len(data["classes"]))
 
 
 def per_class_table(

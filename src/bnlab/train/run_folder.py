@@ -18,6 +18,7 @@ from torch import nn
 
 from bnlab.errors import RunFolderError
 from bnlab.models import build_model
+from bnlab.train.losses import build_loss
 
 SUMMARY, METRICS, STEPS, PROBES, MODEL, CHECKPOINT = (
     "run.json",
@@ -87,3 +88,14 @@ def rebuild_model(saved: dict, data: dict, device: torch.device, epoch: int | No
     )
     model.load_state_dict(state)
     return model.to(device)
+
+
+def rebuild(saved: dict, data: dict, device: torch.device, epoch: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """``rebuild_model`` and the run's loss attached to that model, with the loss's trained state (the center loss's
+    centers), as the trainer evaluated it."""
+    spec = saved["spec"]
+    model = rebuild_model(saved, data, device, epoch)
+    loss_fn = build_loss(spec["loss"], spec.get("loss_options", {})).to(device)
+    loss_fn.attach(model)
+    loss_fn.load_state_dict(saved["loss"])
+    return model, loss_fn

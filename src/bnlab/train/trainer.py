@@ -261,7 +261,15 @@ def finish(run: Run, out_dir: Path, checkpoint: Path) -> dict:
         out_dir / run_folder.PROBES,
     )
     with atomic_path(out_dir / run_folder.MODEL) as tmp:
-        torch.save({"spec": run.spec, "state_dict": run.model.state_dict(), "snapshots": run.snapshots}, tmp)
+        torch.save(
+            {
+                "spec": run.spec,
+                "state_dict": run.model.state_dict(),
+                "loss": run.loss_fn.state_dict(),
+                "snapshots": run.snapshots,
+            },
+            tmp,
+        )
     # The best epoch is chosen on the validation split, never on test; without one, it is the last epoch.
     validated = history["val_acc"].notna().any()
     best = history.loc[history["val_acc"].idxmax()] if validated else history.iloc[-1]
