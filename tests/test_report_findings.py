@@ -128,6 +128,7 @@ def test_comparison_names_first_to_converge_and_most_accurate():
             "runs": [1, 1, 1],
             "final_test_acc": [89.2, 88.8, 89.6],
             "epochs_to_converge": [15.0, 12.0, 13.0],
+            "epochs": [15, 15, 15],
             "diverged": [0, 0, 1],
         }
     )
@@ -140,6 +141,22 @@ def test_comparison_names_first_to_converge_and_most_accurate():
         "so the spread of this gap is not measured."
     )
     assert sentences[2] == "Runs diverged with adamw (1)."
+
+
+def test_after_one_epoch_convergence_is_said_to_be_unmeasured_not_reached():
+    groups = pd.DataFrame(
+        {
+            "optimizer": ["sgd", "adam"],
+            "runs": [1, 1],
+            "final_test_acc": [26.2, 31.1],
+            "epochs_to_converge": [1.0, 1.0],
+            "epochs": [1, 1],
+            "diverged": [0, 0],
+        }
+    )
+    assert findings.comparison(groups, "optimizer")[0] == (
+        "One epoch each: how fast each optimizer converges is not measured at this budget."
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,6 +174,7 @@ def test_a_ranking_says_whether_its_gap_exceeds_the_spread_over_seeds(stds, verd
             "final_test_acc": [89.0, 88.2],
             "final_test_acc_std": list(stds),
             "epochs_to_converge": [5.0, 5.0],
+            "epochs": [5, 5],
             "diverged": [0, 0],
         }
     )

@@ -363,7 +363,9 @@ def comparison(groups: pd.DataFrame, axis: str) -> list[str]:
     by_speed = groups.sort_values("epochs_to_converge", kind="stable")
     first, last = by_speed.iloc[0], by_speed.iloc[-1]
     fastest = by_speed[by_speed["epochs_to_converge"] == first["epochs_to_converge"]][axis].tolist()
-    if first["epochs_to_converge"] == last["epochs_to_converge"]:
+    if groups["epochs"].max() == 1:
+        speed = f"One epoch each: how fast each {axis} converges is not measured at this budget"
+    elif first["epochs_to_converge"] == last["epochs_to_converge"]:
         speed = f"Every {axis} converged after {first['epochs_to_converge']:g} epochs"
     else:
         speed = (

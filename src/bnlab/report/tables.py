@@ -195,6 +195,7 @@ def comparison_table(runs: pd.DataFrame, axis: str) -> tuple[pd.DataFrame, pd.Da
             test_acc_at_best_epoch=("test_acc_at_best_epoch", "mean"),
             best_test_acc=("best_test_acc", "mean"),
             epochs_to_converge=("epochs_to_converge", "mean"),
+            epochs=("epochs", "max"),
             train_seconds=("train_seconds", "mean"),
             diverged=("status", lambda s: int((s == "diverged").sum())),
         )
