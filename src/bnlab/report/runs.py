@@ -27,9 +27,11 @@ def summarize(run_dirs: list[str | Path]) -> pd.DataFrame:
     for run_dir in run_dirs:
         metrics = read_table(run_dir, METRICS)
         first_epoch = read_table(run_dir, STEPS).query("epoch == 1")
+        summary = read_summary(run_dir)
         rows.append(
             {
-                **read_summary(run_dir),
+                **summary,
+                "test_loss_at_best_epoch": metrics.loc[metrics["epoch"] == summary["best_epoch"], "test_loss"].iloc[0],
                 "run_dir": str(run_dir),
                 "best_train_acc": metrics["train_acc"].max(),
                 "first_epoch_test_acc": metrics["test_acc"].iloc[0],

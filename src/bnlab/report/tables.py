@@ -173,6 +173,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "final train acc (%)": mean_std(group["final_train_acc"]),
                 "final test acc (%)": mean_std(group["final_test_acc"]),
                 "test acc at best epoch (%)": mean_std(group["test_acc_at_best_epoch"]),
+                "test loss at best epoch": f"{group['test_loss_at_best_epoch'].mean():.4f}",
                 "best epoch, chosen on": ", ".join(
                     f"{int(r.best_epoch)} ({r.best_epoch_chosen_on})" for r in group.itertuples()
                 ),
